@@ -86,3 +86,15 @@ func HasKustomization(dir string) bool {
 	}
 	return false
 }
+
+// IsDir reports whether path is an existing directory.
+func IsDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
+}
+
+// IsFile reports whether path is an existing regular file.
+func IsFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}

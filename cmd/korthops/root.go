@@ -46,6 +46,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		newInitCmd(c),
 		newClusterCmd(c),
+		newValidateCmd(c),
+		newSchemasCmd(c),
 		newVersionCmd(c),
 	)
 	return root

@@ -1,4 +1,5 @@
 package main
 
-// kubernetesSchemaVersion is replaced by the validate package's catalog version once it lands.
-func kubernetesSchemaVersion() string { return "none" }
+import "github.com/korthops/korthops/validate"
+
+func kubernetesSchemaVersion() string { return validate.DefaultKubernetesVersion() }

@@ -1,0 +1,166 @@
+// Command gencatalog builds the schema catalog that korthops embeds: the Kubernetes OpenAPI spec and
+// the CRDs of the controllers korthops deploys, read from the Go module cache and converted to
+// kubeconform's standalone-strict JSON Schema layout, packed as one zstd-compressed tar.
+//
+// Run it through `go generate ./validate`. It needs the Go module proxy once; the result is
+// committed, so `korthops validate` never touches the network.
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"slices"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/korthops/korthops/validate/internal/schemaconv"
+)
+
+// Kubernetes versions of the catalog, newest (the default) first. Each comes from the
+// api/openapi-spec/swagger.json of the k8s.io/kubernetes module at that version.
+var kubernetesVersions = []string{"v1.37.2", "v1.36.3", "v1.35.4"}
+
+// crdSource is a Go module whose files carry CRD YAML.
+type crdSource struct {
+	module, version string
+	globs           []string
+}
+
+// Versions match the charts pinned in infrastructure/ and the Flux release korthops installs
+// (flux2 v2.9.5; the proxy refuses notification-controller v1.9.4 and image-* v1.2.5, so the
+// previous patch releases, with the same CRDs, are used).
+var crdSources = []crdSource{
+	{"github.com/fluxcd/source-controller", "v1.9.5", []string{"config/crd/bases/*.yaml"}},
+	{"github.com/fluxcd/kustomize-controller", "v1.9.5", []string{"config/crd/bases/*.yaml"}},
+	{"github.com/fluxcd/helm-controller", "v1.6.4", []string{"config/crd/bases/*.yaml"}},
+	{"github.com/fluxcd/notification-controller", "v1.9.3", []string{"config/crd/bases/*.yaml"}},
+	{"github.com/fluxcd/image-reflector-controller", "v1.2.4", []string{"config/crd/bases/*.yaml"}},
+	{"github.com/fluxcd/image-automation-controller", "v1.2.4", []string{"config/crd/bases/*.yaml"}},
+	{"github.com/cert-manager/cert-manager", "v1.21.2", []string{"deploy/crds/*.yaml"}},
+	{"istio.io/api", "v1.32.0", []string{"kubernetes/customresourcedefinitions.gen.yaml"}},
+	{"github.com/prometheus-operator/prometheus-operator", "v0.85.0", []string{"example/prometheus-operator-crd/*.yaml"}},
+	{"github.com/traefik/traefik/v3", "v3.6.12", []string{"docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"}},
+	{"sigs.k8s.io/gateway-api", "v1.6.3", []string{"config/crd/experimental/*.yaml"}},
+}
+
+func main() {
+	out := flag.String("o", "schemas.tar.zst", "output file")
+	flag.Parse()
+	files := map[string][]byte{}
+	var objectMeta map[string]any
+	for i, v := range kubernetesVersions {
+		dir, err := moduleDir("k8s.io/kubernetes", v)
+		if err != nil {
+			log.Fatal(err)
+		}
+		spec, err := os.ReadFile(filepath.Join(dir, "api", "openapi-spec", "swagger.json"))
+		if err != nil {
+			log.Fatal(err)
+		}
+		schemas, meta, err := schemaconv.Swagger(spec)
+		if err != nil {
+			log.Fatalf("kubernetes %s: %v", v, err)
+		}
+		if i == 0 {
+			objectMeta = meta
+			if files[schemaconv.ObjectMetaFile], err = json.Marshal(meta); err != nil {
+				log.Fatal(err)
+			}
+		}
+		for name, s := range schemas {
+			files[path.Join(v+"-standalone-strict", name)] = s
+		}
+		log.Printf("kubernetes %s: %d schemas", v, len(schemas))
+	}
+	for _, src := range crdSources {
+		dir, err := moduleDir(src.module, src.version)
+		if err != nil {
+			log.Fatal(err)
+		}
+		n := 0
+		for _, g := range src.globs {
+			matches, err := filepath.Glob(filepath.Join(dir, g))
+			if err != nil || len(matches) == 0 {
+				log.Fatalf("%s@%s: no files match %s", src.module, src.version, g)
+			}
+			for _, m := range matches {
+				data, err := os.ReadFile(m)
+				if err != nil {
+					log.Fatal(err)
+				}
+				schemas, err := schemaconv.CRDs(data, objectMeta)
+				if err != nil {
+					log.Fatalf("%s: %v", m, err)
+				}
+				for name, s := range schemas {
+					files[path.Join("crds", name)] = s
+					n++
+				}
+			}
+		}
+		log.Printf("%s@%s: %d schemas", src.module, src.version, n)
+	}
+	if err := writeTarZst(*out, files); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func moduleDir(module, version string) (string, error) {
+	cmd := exec.Command("go", "mod", "download", "-json", module+"@"+version)
+	cmd.Stderr = os.Stderr
+	data, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go mod download %s@%s: %w", module, version, err)
+	}
+	var info struct{ Dir, Error string }
+	if err := json.Unmarshal(data, &info); err != nil {
+		return "", err
+	}
+	if info.Error != "" {
+		return "", fmt.Errorf("go mod download %s@%s: %s", module, version, info.Error)
+	}
+	return info.Dir, nil
+}
+
+func writeTarZst(name string, files map[string][]byte) error {
+	var buf bytes.Buffer
+	zw, err := zstd.NewWriter(&buf, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithWindowSize(64<<20))
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(zw)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		hdr := &tar.Header{Name: n, Mode: 0o644, Size: int64(len(files[n])), Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := tw.Write(files[n]); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	raw := 0
+	for _, f := range files {
+		raw += len(f)
+	}
+	log.Printf("%d schemas, %d MB raw, %d KB compressed", len(files), raw>>20, buf.Len()>>10)
+	return os.WriteFile(name, buf.Bytes(), fs.FileMode(0o644))
+}

@@ -1,0 +1,562 @@
+package validate
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	fluxkustomize "github.com/fluxcd/pkg/kustomize"
+	fluxfs "github.com/fluxcd/pkg/kustomize/filesys"
+	"github.com/go-git/go-git/v5"
+	"github.com/korthops/korthops/layout"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	kustfs "sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/api/resource"
+	"sigs.k8s.io/yaml"
+)
+
+const originAnnotation = "config.kubernetes.io/origin"
+
+// object is one built resource, with where it came from.
+type object struct {
+	u          map[string]any
+	yaml       []byte
+	apiVersion string
+	kind       string
+	namespace  string
+	name       string
+	file       string // source file, relative to the repository root
+	cluster    string
+	via        string // the Flux Kustomization that applied it, namespace/name
+	ignore     []string
+	r          *run
+}
+
+func (o *object) id() string {
+	if o.namespace == "" {
+		return o.kind + "/" + o.name
+	}
+	return o.kind + "/" + o.namespace + "/" + o.name
+}
+
+func (o *object) group() string {
+	g, _, ok := strings.Cut(o.apiVersion, "/")
+	if !ok {
+		return ""
+	}
+	return g
+}
+
+// finding makes a finding about the object, located at field (path segments) in its source file.
+func (o *object) finding(check string, field []string, msg string) Finding {
+	return Finding{
+		Check: check, Severity: SeverityError, File: o.file, Line: o.r.sources.line(o, field),
+		Resource: o.id(), Field: jsonPath(field), Cluster: o.cluster, Kustomization: o.via, Message: msg,
+	}
+}
+
+// cluster is one cluster entry point and everything reached from it.
+type cluster struct {
+	name           string
+	entry          string
+	objects        []*object
+	kustomizations []*object
+}
+
+type run struct {
+	ctx          context.Context
+	v            *Validator
+	repo         *layout.Repo
+	sources      *sourceIndex
+	originURLs   []string
+	clusters     []*cluster
+	objects      []*object
+	findings     []Finding
+	reachedRoots map[string]bool
+	builds       int
+	roots        int
+}
+
+func newRun(ctx context.Context, v *Validator, repo *layout.Repo) (*run, error) {
+	r := &run{ctx: ctx, v: v, repo: repo, sources: newSourceIndex(repo), reachedRoots: map[string]bool{}}
+	if g, err := git.PlainOpenWithOptions(repo.Root(), &git.PlainOpenOptions{DetectDotGit: true}); err == nil {
+		if remote, err := g.Remote("origin"); err == nil {
+			r.originURLs = remote.Config().URLs
+		}
+	}
+	return r, nil
+}
+
+func (r *run) add(fs ...Finding) {
+	for _, f := range fs {
+		if slices.Contains(r.v.opts.SkipChecks, f.Check) {
+			continue
+		}
+		r.findings = append(r.findings, f)
+	}
+}
+
+func (r *run) report() *Report {
+	var kept []Finding
+	ignored := map[string][]string{}
+	for _, o := range r.objects {
+		if len(o.ignore) > 0 {
+			ignored[o.cluster+"|"+o.id()] = o.ignore
+		}
+	}
+	for _, f := range r.findings {
+		if !slices.Contains(ignored[f.Cluster+"|"+f.Resource], f.Check) {
+			kept = append(kept, f)
+		}
+	}
+	sortFindings(kept)
+	rep := &Report{KubernetesVersion: r.v.k8sVersion, Kustomizations: r.builds, Roots: r.roots, Resources: len(r.objects), Findings: kept}
+	for _, c := range r.clusters {
+		rep.Clusters = append(rep.Clusters, c.name)
+	}
+	return rep
+}
+
+// buildAll builds every cluster entry point, following Flux Kustomizations, then every
+// kustomization root that no cluster reached.
+func (r *run) buildAll() error {
+	docs, ferrs, err := r.repo.Documents()
+	if err != nil {
+		return err
+	}
+	for _, fe := range ferrs {
+		r.add(Finding{Check: CheckYAML, Severity: SeverityError, File: fe.File, Line: fe.Line, Message: fe.Err.Error()})
+	}
+	entries := layout.EntryPoints(docs)
+	if want := r.v.opts.Cluster; want != "" {
+		var match []string
+		for _, e := range entries {
+			if e == layout.CleanFluxPath(want) || path.Base(e) == want {
+				match = append(match, e)
+			}
+		}
+		if len(match) == 0 {
+			names := make([]string, len(entries))
+			for i, e := range entries {
+				names[i] = path.Base(e)
+			}
+			return fmt.Errorf("cluster %q not found; the repository has %s", want, strings.Join(names, ", "))
+		}
+		entries = match
+	}
+	for _, entry := range entries {
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+		r.buildCluster(entry, docs)
+	}
+	if r.v.opts.Cluster != "" {
+		return nil
+	}
+	roots, err := r.repo.KustomizationRoots()
+	if err != nil {
+		return err
+	}
+	for _, root := range roots {
+		if r.reachedRoots[root] {
+			continue
+		}
+		r.roots++
+		r.buildPlain(root)
+	}
+	return nil
+}
+
+func (r *run) buildCluster(entry string, docs []layout.Document) {
+	name := path.Base(entry)
+	if entry == "." {
+		name = filepath.Base(r.repo.Root())
+	}
+	c := &cluster{name: name, entry: entry}
+	r.clusters = append(r.clusters, c)
+
+	// The entry point is applied by bootstrap's flux-system Kustomization when the repository has
+	// one; before bootstrap, korthops stands in for it with the same settings bootstrap writes.
+	root := map[string]any{
+		"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+		"metadata": map[string]any{"name": "flux-system", "namespace": "flux-system"},
+		"spec": map[string]any{"path": "./" + entry, "prune": true, "interval": "10m",
+			"sourceRef": map[string]any{"kind": "GitRepository", "name": "flux-system"}},
+	}
+	rootFile := entry
+	for _, d := range docs {
+		if d.IsFluxKustomization() && d.FluxPath() == entry && (entry == "." || strings.HasPrefix(d.File, entry+"/")) {
+			root, rootFile = d.Object, d.File
+			break
+		}
+	}
+	queue := []*object{{u: root, kind: "Kustomization", apiVersion: "kustomize.toolkit.fluxcd.io/v1",
+		namespace: metaString(root, "namespace"), name: metaString(root, "name"), file: rootFile, cluster: name, r: r}}
+	seen := map[string]bool{}
+	for len(queue) > 0 && r.ctx.Err() == nil {
+		ks := queue[0]
+		queue = queue[1:]
+		if ks.namespace == "" {
+			ks.namespace = "flux-system"
+		}
+		key := ks.namespace + "/" + ks.name
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		c.kustomizations = append(c.kustomizations, ks)
+		for _, o := range r.buildFlux(c, ks) {
+			c.objects = append(c.objects, o)
+			r.objects = append(r.objects, o)
+			if o.kind == "Kustomization" && strings.HasPrefix(o.apiVersion, "kustomize.toolkit.fluxcd.io/") {
+				queue = append(queue, o)
+			}
+		}
+	}
+}
+
+// buildFlux builds one Flux Kustomization as kustomize-controller does: generator (a missing
+// kustomization.yaml is generated; patches, images, namePrefix, targetNamespace, commonMetadata
+// applied), kustomize build restricted to the repository, then postBuild substitution.
+func (r *run) buildFlux(c *cluster, ks *object) []*object {
+	r.builds++
+	via := ks.namespace + "/" + ks.name
+	spec, _ := ks.u["spec"].(map[string]any)
+	if !r.sourceIsLocal(c, ks, spec) {
+		return nil
+	}
+	rel := layout.CleanFluxPath(stringAt(spec, "path"))
+	dir := filepath.Join(r.repo.Root(), filepath.FromSlash(rel))
+	if !layout.IsDir(dir) {
+		r.add(ks.finding(CheckFluxPath, []string{"spec", "path"}, fmt.Sprintf("path %q does not exist in the repository", "./"+rel)))
+		return nil
+	}
+	u := unstructured.Unstructured{Object: runtime.DeepCopyJSON(ks.u)}
+	manifest, kfile, _, err := fluxkustomize.NewGeneratorWithIgnore(r.repo.Root(), "", u).GenerateManifest(dir)
+	if err != nil {
+		r.add(ks.finding(CheckBuild, []string{"spec"}, fmt.Sprintf("generate kustomization for ./%s: %v", rel, err)))
+		return nil
+	}
+	resources, err := r.kustomize(dir, kfile, manifest)
+	if err != nil {
+		f := ks.finding(CheckBuild, []string{"spec", "path"}, fmt.Sprintf("kustomize build ./%s: %v", rel, err))
+		f.File, f.Line = r.repo.Rel(kfile), 0
+		if !layout.HasKustomization(dir) {
+			f.File = rel
+		}
+		r.add(f)
+		return nil
+	}
+
+	postBuild, hasPostBuild := spec["postBuild"].(map[string]any)
+	vars := map[string]string{}
+	if hasPostBuild {
+		vars = r.substituteVars(c, ks, postBuild)
+	}
+	var out []*object
+	for _, res := range resources {
+		o, err := r.newObject(res, dir, c.name, via)
+		if err != nil {
+			r.add(ks.finding(CheckBuild, nil, err.Error()))
+			continue
+		}
+		if hasPostBuild {
+			r.substitute(o, res, vars)
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// kustomize builds dir with the generated kustomization in memory, so the working tree is never
+// written, and records every kustomization root the build reads.
+func (r *run) kustomize(dir, kfile string, manifest []byte) ([]*resource.Resource, error) {
+	manifest, err := withOriginAnnotations(manifest)
+	if err != nil {
+		return nil, err
+	}
+	disk, err := fluxfs.MakeFsOnDiskSecure(r.repo.Root())
+	if err != nil {
+		return nil, err
+	}
+	mem := fluxfs.MakeFsInMemory(&recordingFS{FileSystem: disk, read: func(p string) {
+		if slices.Contains(layout.KustomizationFileNames, filepath.Base(p)) {
+			r.reachedRoots[r.repo.Rel(filepath.Dir(p))] = true
+		}
+	}})
+	if err := mem.WriteFile(kfile, manifest); err != nil {
+		return nil, err
+	}
+	resMap, err := fluxkustomize.Build(mem, dir)
+	if err != nil {
+		return nil, err
+	}
+	return resMap.Resources(), nil
+}
+
+// buildPlain builds a kustomization root that no Flux Kustomization reaches.
+func (r *run) buildPlain(root string) {
+	dir := filepath.Join(r.repo.Root(), filepath.FromSlash(root))
+	kfile := ""
+	for _, n := range layout.KustomizationFileNames {
+		if p := filepath.Join(dir, n); layout.IsFile(p) {
+			kfile = p
+			break
+		}
+	}
+	manifest, err := readFile(kfile)
+	if err == nil {
+		var resources []*resource.Resource
+		resources, err = r.kustomize(dir, kfile, manifest)
+		for _, res := range resources {
+			o, oerr := r.newObject(res, dir, "", "")
+			if oerr != nil {
+				err = oerr
+				break
+			}
+			r.objects = append(r.objects, o)
+		}
+	}
+	if err != nil {
+		r.add(Finding{Check: CheckBuild, Severity: SeverityError, File: r.repo.Rel(kfile), Message: fmt.Sprintf("kustomize build %s: %v", root, err)})
+	}
+}
+
+// withOriginAnnotations asks kustomize to record the source file of every resource.
+func withOriginAnnotations(manifest []byte) ([]byte, error) {
+	var k map[string]any
+	if err := yaml.Unmarshal(manifest, &k); err != nil {
+		return nil, fmt.Errorf("parse kustomization: %w", err)
+	}
+	if k == nil {
+		k = map[string]any{}
+	}
+	meta, _ := k["buildMetadata"].([]any)
+	if !slices.Contains(meta, any("originAnnotations")) {
+		k["buildMetadata"] = append(meta, "originAnnotations")
+	}
+	return yaml.Marshal(k)
+}
+
+func (r *run) newObject(res *resource.Resource, buildDir, clusterName, via string) (*object, error) {
+	file := r.repo.Rel(buildDir)
+	if origin, err := res.GetOrigin(); err == nil && origin != nil {
+		switch {
+		case origin.Path != "" && origin.Repo == "":
+			file = r.repo.Rel(filepath.Join(buildDir, filepath.FromSlash(origin.Path)))
+		case origin.ConfiguredIn != "":
+			file = r.repo.Rel(filepath.Join(buildDir, filepath.FromSlash(origin.ConfiguredIn)))
+		}
+	}
+	ann := res.GetAnnotations()
+	if _, ok := ann[originAnnotation]; ok {
+		delete(ann, originAnnotation)
+		if err := res.SetAnnotations(ann); err != nil {
+			return nil, err
+		}
+	}
+	o := &object{file: file, cluster: clusterName, via: via, r: r}
+	if err := o.set(res); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return o, nil
+}
+
+// set (re)reads the object's fields from a kustomize resource.
+func (o *object) set(res *resource.Resource) error {
+	data, err := res.AsYAML()
+	if err != nil {
+		return err
+	}
+	m, err := res.Map()
+	if err != nil {
+		return err
+	}
+	o.u, o.yaml = m, data
+	o.apiVersion, o.kind = res.GetApiVersion(), res.GetKind()
+	o.namespace, o.name = res.GetNamespace(), res.GetName()
+	o.ignore = nil
+	for _, id := range strings.Split(res.GetAnnotations()[IgnoreAnnotation], ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			o.ignore = append(o.ignore, id)
+		}
+	}
+	return nil
+}
+
+// sourceIsLocal resolves spec.sourceRef: the bootstrap GitRepository flux-system and any
+// GitRepository whose URL is this repository's origin map to the working tree. Other sources are
+// reported and not built.
+func (r *run) sourceIsLocal(c *cluster, ks *object, spec map[string]any) bool {
+	ref, _ := spec["sourceRef"].(map[string]any)
+	kind, name := stringAt(ref, "kind"), stringAt(ref, "name")
+	ns := stringAt(ref, "namespace")
+	if ns == "" {
+		ns = ks.namespace
+	}
+	field := []string{"spec", "sourceRef"}
+	if kind == "" || name == "" {
+		r.add(ks.finding(CheckFluxSource, field, "spec.sourceRef needs kind and name"))
+		return false
+	}
+	var src *object
+	for _, o := range c.objects {
+		if o.kind == kind && o.name == name && o.namespace == ns && strings.HasPrefix(o.apiVersion, "source.toolkit.fluxcd.io/") {
+			src = o
+		}
+	}
+	if src == nil {
+		if kind == "GitRepository" && name == "flux-system" {
+			return true // written by bootstrap; it points at this repository
+		}
+		r.add(ks.finding(CheckFluxSource, field, fmt.Sprintf("source %s %s/%s is not defined in cluster %s", kind, ns, name, c.name)))
+		return false
+	}
+	if kind == "GitRepository" && (name == "flux-system" || r.isOrigin(stringAt(src.u["spec"], "url"))) {
+		return true
+	}
+	f := ks.finding(CheckExternalSource, field, fmt.Sprintf("external source, not validated: %s %s/%s", kind, ns, name))
+	f.Severity = SeverityWarning
+	r.add(f)
+	return false
+}
+
+func (r *run) isOrigin(url string) bool {
+	norm := func(u string) string {
+		u = strings.TrimSuffix(strings.TrimSuffix(u, "/"), ".git")
+		for _, p := range []string{"https://", "http://", "ssh://"} {
+			u = strings.TrimPrefix(u, p)
+		}
+		if at := strings.Index(u, "@"); at >= 0 {
+			u = u[at+1:]
+		}
+		return strings.Replace(u, ":", "/", 1)
+	}
+	for _, o := range r.originURLs {
+		if url != "" && norm(o) == norm(url) {
+			return true
+		}
+	}
+	return false
+}
+
+// substituteVars collects the postBuild variables: substituteFrom ConfigMaps and Secrets defined
+// in the cluster, then the inline substitute map, which wins.
+func (r *run) substituteVars(c *cluster, ks *object, postBuild map[string]any) map[string]string {
+	vars := map[string]string{}
+	from, _ := postBuild["substituteFrom"].([]any)
+	for i, item := range from {
+		ref, _ := item.(map[string]any)
+		kind, name := stringAt(ref, "kind"), stringAt(ref, "name")
+		optional, _ := ref["optional"].(bool)
+		var src *object
+		for _, o := range c.objects {
+			if o.kind == kind && o.name == name && o.namespace == ks.namespace && o.apiVersion == "v1" {
+				src = o
+			}
+		}
+		if src == nil {
+			if !optional {
+				r.add(ks.finding(CheckSubstituteFrom, []string{"spec", "postBuild", "substituteFrom", fmt.Sprint(i)},
+					fmt.Sprintf("%s %s/%s is not defined in cluster %s (mark it optional if it is created outside git)", kind, ks.namespace, name, c.name)))
+			}
+			continue
+		}
+		data, _ := src.u["data"].(map[string]any)
+		for k, v := range data {
+			s, _ := v.(string)
+			if kind == "Secret" {
+				if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+					s = string(b)
+				}
+			}
+			vars[k] = strings.ReplaceAll(s, "\n", "")
+		}
+		if kind == "Secret" {
+			string_, _ := src.u["stringData"].(map[string]any)
+			for k, v := range string_ {
+				vars[k] = strings.ReplaceAll(fmt.Sprint(v), "\n", "")
+			}
+		}
+	}
+	inline, _ := postBuild["substitute"].(map[string]any)
+	for k, v := range inline {
+		vars[k] = strings.ReplaceAll(fmt.Sprint(v), "\n", "")
+	}
+	return vars
+}
+
+var unsetVar = regexp.MustCompile(`variable not set \(strict mode\): "([^"]+)"`)
+
+// substitute applies Flux's own substitution to one resource. Flux turns an undefined variable into
+// an empty string silently; korthops runs it strictly first and reports every such variable.
+func (r *run) substitute(o *object, res *resource.Resource, vars map[string]string) {
+	ks := map[string]any{"spec": map[string]any{"postBuild": map[string]any{"substitute": anyMap(vars)}}}
+	probe := maps.Clone(vars)
+	for range 100 {
+		probeKS := unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"postBuild": map[string]any{"substitute": anyMap(probe)}}}}
+		_, err := fluxkustomize.SubstituteVariables(r.ctx, nil, probeKS, res.DeepCopy(),
+			fluxkustomize.SubstituteWithDryRun(true), fluxkustomize.SubstituteWithStrict(true), fluxkustomize.SubstituteWithAlways(true))
+		if err == nil {
+			break
+		}
+		m := unsetVar.FindStringSubmatch(err.Error())
+		if m == nil {
+			r.add(o.finding(CheckUnresolvedVar, nil, fmt.Sprintf("postBuild substitution: %v", err)))
+			return
+		}
+		line := r.sources.lineOf(o.file, "${"+m[1])
+		f := o.finding(CheckUnresolvedVar, nil, fmt.Sprintf("variable ${%s} is not defined by the postBuild of %s: Flux would replace it with an empty string; define it, escape it as $${%s}, or annotate the resource kustomize.toolkit.fluxcd.io/substitute: disabled", m[1], o.via, m[1]))
+		if line > 0 {
+			f.Line = line
+		}
+		r.add(f)
+		probe[m[1]] = ""
+	}
+	out, err := fluxkustomize.SubstituteVariables(r.ctx, nil, unstructured.Unstructured{Object: ks}, res,
+		fluxkustomize.SubstituteWithDryRun(true))
+	if err != nil {
+		r.add(o.finding(CheckUnresolvedVar, nil, fmt.Sprintf("postBuild substitution: %v", err)))
+		return
+	}
+	if out == nil {
+		return // substitution disabled for this resource
+	}
+	if err := o.set(out); err != nil {
+		r.add(o.finding(CheckUnresolvedVar, nil, err.Error()))
+	}
+}
+
+func anyMap(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func stringAt(m any, key string) string {
+	mm, _ := m.(map[string]any)
+	s, _ := mm[key].(string)
+	return s
+}
+
+func metaString(u map[string]any, key string) string { return stringAt(u["metadata"], key) }
+
+// recordingFS reports every file kustomize reads.
+type recordingFS struct {
+	kustfs.FileSystem
+	read func(path string)
+}
+
+func (f *recordingFS) ReadFile(p string) ([]byte, error) {
+	f.read(p)
+	return f.FileSystem.ReadFile(p)
+}

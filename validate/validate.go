@@ -1,0 +1,203 @@
+// Package validate checks a Flux repository offline: it builds every cluster the way
+// kustomize-controller would (generator, patches, postBuild substitution), validates every resource
+// with kubeconform against the embedded schema catalog, runs the cross-reference checks that a
+// schema cannot express, and reports each finding with the file and line it comes from.
+package validate
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/korthops/korthops/layout"
+	"github.com/yannh/kubeconform/pkg/resource"
+	"github.com/yannh/kubeconform/pkg/validator"
+)
+
+// Opts configure a Validator.
+type Opts struct {
+	// KubernetesVersion selects the core schemas ("1.36" or "1.36.3"); empty means the newest.
+	KubernetesVersion string
+	// SchemaLocations are extra kubeconform schema locations, searched after the repository's own
+	// CRDs and the embedded catalog.
+	SchemaLocations []string
+	// SkipKinds are kinds not validated against a schema.
+	SkipKinds []string
+	// IgnoreMissingSchemas turns a kind without a schema from an error into a skip.
+	IgnoreMissingSchemas bool
+	// SkipChecks silences checks by ID everywhere; the korthops.dev/ignore annotation silences
+	// them per resource.
+	SkipChecks []string
+	// Cluster restricts validation to one cluster entry point (its folder name or path).
+	Cluster string
+	// CacheDir holds the extracted schema catalog; empty means the user cache directory.
+	CacheDir string
+	// Workers validate resources in parallel; 0 means one per CPU.
+	Workers int
+}
+
+// Validator validates repositories. It is safe to reuse; each Validate call compiles each schema
+// it needs once.
+type Validator struct {
+	opts       Opts
+	catalog    *Catalog
+	k8sVersion string
+	objectMeta map[string]any
+}
+
+// New checks the options and extracts the schema catalog.
+func New(opts Opts) (*Validator, error) {
+	version, err := ResolveKubernetesVersion(opts.KubernetesVersion)
+	if err != nil {
+		return nil, err
+	}
+	if opts.CacheDir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			base = os.TempDir()
+		}
+		opts.CacheDir = filepath.Join(base, "korthops")
+	}
+	cat, err := OpenCatalog(opts.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := loadObjectMeta()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	return &Validator{opts: opts, catalog: cat, k8sVersion: version, objectMeta: meta}, nil
+}
+
+// KubernetesVersion is the Kubernetes version whose schemas the validator uses.
+func (v *Validator) KubernetesVersion() string { return v.k8sVersion }
+
+// Validate checks the repository rooted at dir. Problems in the repository are findings in the
+// report; the error is for problems that stop the run (unreadable repository, bad options).
+func (v *Validator) Validate(ctx context.Context, dir string) (*Report, error) {
+	repo, err := layout.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	run, err := newRun(ctx, v, repo)
+	if err != nil {
+		return nil, err
+	}
+	if err := run.buildAll(); err != nil {
+		return nil, err
+	}
+	if err := run.validateSchemas(); err != nil {
+		return nil, err
+	}
+	run.crossReference()
+	return run.report(), nil
+}
+
+// validateSchemas runs kubeconform over every built object, in parallel; kubeconform caches each
+// compiled schema for the whole run.
+func (r *run) validateSchemas() error {
+	crdDir, err := os.MkdirTemp("", "korthops-crds-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(crdDir)
+	locations, err := r.repositoryCRDLocations(crdDir)
+	if err != nil {
+		return err
+	}
+	locations = append(locations, r.v.catalog.Locations()...)
+	locations = append(locations, r.v.opts.SchemaLocations...)
+	skip := map[string]struct{}{}
+	for _, k := range r.v.opts.SkipKinds {
+		skip[k] = struct{}{}
+	}
+	kc, err := validator.New(locations, validator.Opts{
+		KubernetesVersion:    r.v.k8sVersion,
+		Strict:               true,
+		SkipKinds:            skip,
+		IgnoreMissingSchemas: r.v.opts.IgnoreMissingSchemas,
+	})
+	if err != nil {
+		return fmt.Errorf("kubeconform: %w", err)
+	}
+	jobs := make(chan *object)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range r.v.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range jobs {
+				fs := schemaFindings(o, kc.ValidateResource(resource.Resource{Path: o.file, Bytes: o.yaml}))
+				mu.Lock()
+				r.add(fs...)
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, o := range r.objects {
+		if r.ctx.Err() != nil {
+			break
+		}
+		jobs <- o
+	}
+	close(jobs)
+	wg.Wait()
+	return r.ctx.Err()
+}
+
+func schemaFindings(o *object, res validator.Result) []Finding {
+	switch res.Status {
+	case validator.Invalid:
+		var out []Finding
+		for _, ve := range res.ValidationErrors {
+			out = append(out, o.finding(CheckSchema, pointerToPath(ve.Path), ve.Msg))
+		}
+		if len(out) == 0 && res.Err != nil {
+			out = append(out, o.finding(CheckSchema, nil, res.Err.Error()))
+		}
+		return out
+	case validator.Error:
+		msg := res.Err.Error()
+		if strings.Contains(msg, "could not find schema") {
+			return []Finding{o.finding(CheckSchemaMissing, nil, fmt.Sprintf("no schema for %s %s: add its CRD to the repository, pass --schema-location, or skip it with --skip-kinds %s", o.apiVersion, o.kind, o.kind))}
+		}
+		return []Finding{o.finding(CheckSchema, nil, msg)}
+	}
+	return nil
+}
+
+// pointerToPath splits a JSON pointer ("/spec/replicas") into its segments.
+func pointerToPath(p string) []string {
+	p = strings.TrimPrefix(p, "/")
+	if p == "" {
+		return nil
+	}
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		parts[i] = strings.NewReplacer("~1", "/", "~0", "~").Replace(s)
+	}
+	return parts
+}
+
+// Clusters lists the cluster entry points Validate would check in dir, for --cluster completion
+// and messages.
+func Clusters(dir string) ([]string, error) {
+	repo, err := layout.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	docs, _, err := repo.Documents()
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(layout.EntryPoints(docs)), nil
+}
