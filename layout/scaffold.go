@@ -240,9 +240,9 @@ func render(s Settings) (map[string][]byte, error) {
 		"ComponentsBase":  relPath(apps, componentsBase),
 	}
 	outputs := map[string]string{
-		path.Join(clusterDir, settingsFile):           "cluster-settings.yaml.tmpl",
-		path.Join(clusterDir, "infrastructure.yaml"):  "infrastructure.yaml.tmpl",
-		path.Join(clusterDir, "apps.yaml"):            "apps.yaml.tmpl",
+		path.Join(clusterDir, settingsFile):          "cluster-settings.yaml.tmpl",
+		path.Join(clusterDir, "infrastructure.yaml"): "infrastructure.yaml.tmpl",
+		path.Join(clusterDir, "apps.yaml"):           "apps.yaml.tmpl",
 		path.Join(controllers, "kustomization.yaml"): "infrastructure-controllers.yaml.tmpl",
 		path.Join(configs, "kustomization.yaml"):     "infrastructure-configs.yaml.tmpl",
 		path.Join(apps, "kustomization.yaml"):        "apps.kustomization.yaml.tmpl",

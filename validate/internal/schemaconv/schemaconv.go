@@ -272,6 +272,5 @@ func convertStructural(node any) {
 	}
 }
 
-
 // ObjectMetaFile is the catalog entry holding the ObjectMeta schema that CRD schemas borrow.
 const ObjectMetaFile = "objectmeta.json"
