@@ -109,10 +109,12 @@ func (r *Repo) parseFile(rel string) ([]Document, *FileError) {
 	}
 	var docs []Document
 	for i, n := range nodes {
+		if n.Kind != yaml.MappingNode {
+			continue // a list or a scalar is not a Kubernetes object
+		}
 		var obj map[string]any
 		if err := n.Decode(&obj); err != nil {
-			// A document that is not a mapping (a list, a scalar) is not a Kubernetes object.
-			continue
+			return nil, &FileError{File: rel, Line: errorLine(err), Err: err}
 		}
 		if obj == nil {
 			continue

@@ -6,12 +6,12 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -113,27 +113,31 @@ func (c *Catalog) Locations() []string {
 	}
 }
 
+//go:embed schemas.json
+var catalogIndexJSON []byte
+
+type catalogIndex struct {
+	Kubernetes []string     `json:"kubernetes"`
+	Schemas    []SchemaInfo `json:"schemas"`
+}
+
+func readIndex() catalogIndex {
+	var idx catalogIndex
+	if err := json.Unmarshal(catalogIndexJSON, &idx); err != nil {
+		panic(fmt.Sprintf("embedded schema index: %v", err)) // generated and committed: a build defect
+	}
+	return idx
+}
+
 // KubernetesVersions lists the Kubernetes versions of the catalog, newest first.
 func KubernetesVersions() []string {
-	var versions []string
-	_ = readCatalog(func(name string, _ []byte) error {
-		top, _, _ := strings.Cut(name, "/")
-		if v, ok := strings.CutSuffix(top, coreSuffix); ok && !slices.Contains(versions, v[1:]) {
-			versions = append(versions, v[1:])
-		}
-		return nil
-	})
+	versions := readIndex().Kubernetes
 	slices.SortFunc(versions, func(a, b string) int { return compareVersions(b, a) })
 	return versions
 }
 
 // DefaultKubernetesVersion is the newest Kubernetes version of the catalog.
-func DefaultKubernetesVersion() string {
-	if v := KubernetesVersions(); len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
+func DefaultKubernetesVersion() string { return KubernetesVersions()[0] }
 
 // ResolveKubernetesVersion maps "1.36", "v1.36" or "1.36.3" to a version of the catalog.
 func ResolveKubernetesVersion(want string) (string, error) {
@@ -165,6 +169,8 @@ func compareVersions(a, b string) int {
 
 // SchemaInfo describes one schema of the catalog.
 type SchemaInfo struct {
+	// File is the schema's path in the catalog.
+	File string `json:"file"`
 	// Kubernetes is the Kubernetes version of a core schema; empty for CRDs, which serve every version.
 	Kubernetes string `json:"kubernetes,omitempty"`
 	APIVersion string `json:"apiVersion"`
@@ -172,26 +178,7 @@ type SchemaInfo struct {
 }
 
 // ListSchemas lists the kinds and versions the catalog covers.
-func ListSchemas() ([]SchemaInfo, error) {
-	var out []SchemaInfo
-	err := readCatalog(func(name string, data []byte) error {
-		top, _, _ := strings.Cut(name, "/")
-		if top != crdsDir && !strings.HasSuffix(top, coreSuffix) {
-			return nil
-		}
-		apiVersion, kind, err := schemaGVK(data)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		info := SchemaInfo{APIVersion: apiVersion, Kind: kind}
-		if top != crdsDir {
-			info.Kubernetes = strings.TrimSuffix(top, coreSuffix)[1:]
-		}
-		out = append(out, info)
-		return nil
-	})
-	return out, err
-}
+func ListSchemas() []SchemaInfo { return readIndex().Schemas }
 
 // ExportSchemas writes the catalog into dir in kubeconform's file layout; plain kubeconform then
 // uses it with the two -schema-location values that ExportLocations returns.
@@ -208,16 +195,7 @@ func ExportSchemas(dir string) error {
 // ExportLocations are the kubeconform -schema-location values for a catalog exported to dir.
 func ExportLocations(dir string) []string { return (&Catalog{dir: dir}).Locations() }
 
-func catalogFile(name string) ([]byte, error) {
-	var out []byte
-	err := readCatalog(func(n string, data []byte) error {
-		if n == name {
-			out = data
-		}
-		return nil
-	})
-	if err == nil && out == nil {
-		err = fmt.Errorf("catalog has no %s", path.Clean(name))
-	}
-	return out, err
+// readDir reads a file of the extracted catalog.
+func (c *Catalog) readFile(name string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(c.dir, filepath.FromSlash(name)))
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/korthops/korthops/validate/internal/schemaconv"
 )
 
-func loadObjectMeta() (map[string]any, error) {
-	data, err := catalogFile(schemaconv.ObjectMetaFile)
+func (c *Catalog) objectMeta() (map[string]any, error) {
+	data, err := c.readFile(schemaconv.ObjectMetaFile)
 	if err != nil {
 		return nil, err
 	}

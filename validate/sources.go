@@ -56,7 +56,7 @@ func (s *sourceIndex) line(o *object, field []string) int {
 			continue
 		}
 		sameKind = append(sameKind, d)
-		if meta := child(d, "metadata"); meta != nil && scalar(meta, "name") == o.name {
+		if _, meta := child(d, "metadata"); meta != nil && scalar(meta, "name") == o.name {
 			doc = d
 			break
 		}
@@ -70,15 +70,15 @@ func (s *sourceIndex) line(o *object, field []string) int {
 		}
 		return 0
 	}
-	node := doc
+	node, line := doc, doc.Line
 	for _, seg := range field {
-		next := child(node, seg)
+		key, next := child(node, seg)
 		if next == nil {
 			break
 		}
-		node = next
+		node, line = next, key.Line
 	}
-	return node.Line
+	return line
 }
 
 // lineOf returns the first line of a file that contains text, or 0.
@@ -91,25 +91,25 @@ func (s *sourceIndex) lineOf(rel, text string) int {
 	return bytes.Count(f.data[:i], []byte("\n")) + 1
 }
 
-// child returns the value node of a mapping key or a sequence index.
-func child(n *yaml.Node, seg string) *yaml.Node {
+// child returns the node that names a mapping key or a sequence item (for its line) and the value.
+func child(n *yaml.Node, seg string) (key, value *yaml.Node) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if n.Content[i].Value == seg {
-				return n.Content[i+1]
+				return n.Content[i], n.Content[i+1]
 			}
 		}
 	case yaml.SequenceNode:
 		if i, err := strconv.Atoi(seg); err == nil && i >= 0 && i < len(n.Content) {
-			return n.Content[i]
+			return n.Content[i], n.Content[i]
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 func scalar(n *yaml.Node, key string) string {
-	if c := child(n, key); c != nil && c.Kind == yaml.ScalarNode {
+	if _, c := child(n, key); c != nil && c.Kind == yaml.ScalarNode {
 		return c.Value
 	}
 	return ""

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -67,7 +68,7 @@ func New(opts Opts) (*Validator, error) {
 	if err != nil {
 		return nil, err
 	}
-	meta, err := loadObjectMeta()
+	meta, err := cat.objectMeta()
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +160,12 @@ func schemaFindings(o *object, res validator.Result) []Finding {
 	case validator.Invalid:
 		var out []Finding
 		for _, ve := range res.ValidationErrors {
-			out = append(out, o.finding(CheckSchema, pointerToPath(ve.Path), ve.Msg))
+			field := pointerToPath(ve.Path)
+			// Point at the unknown field itself, not at the object that holds it.
+			if m := additionalProperty.FindStringSubmatch(ve.Msg); m != nil {
+				field = append(field, m[1])
+			}
+			out = append(out, o.finding(CheckSchema, field, ve.Msg))
 		}
 		if len(out) == 0 && res.Err != nil {
 			out = append(out, o.finding(CheckSchema, nil, res.Err.Error()))
@@ -174,6 +180,8 @@ func schemaFindings(o *object, res validator.Result) []Finding {
 	}
 	return nil
 }
+
+var additionalProperty = regexp.MustCompile(`^additional properties? '([^']+)' not allowed$`)
 
 // pointerToPath splits a JSON pointer ("/spec/replicas") into its segments.
 func pointerToPath(p string) []string {

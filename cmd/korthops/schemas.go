@@ -18,10 +18,7 @@ func newSchemasCmd(c *cli) *cobra.Command {
 		Short: "Print the kinds and versions the catalog covers",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			schemas, err := validate.ListSchemas()
-			if err != nil {
-				return err
-			}
+			schemas := validate.ListSchemas()
 			w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "KUBERNETES\tAPIVERSION\tKIND")
 			for _, s := range schemas {

@@ -19,6 +19,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/korthops/korthops/validate/internal/schemaconv"
@@ -52,7 +53,7 @@ var crdSources = []crdSource{
 }
 
 func main() {
-	out := flag.String("o", "schemas.tar.zst", "output file")
+	out := flag.String("o", "schemas.tar.zst", "output archive; its index is written beside it, as .json")
 	flag.Parse()
 	files := map[string][]byte{}
 	var objectMeta map[string]any
@@ -111,6 +112,9 @@ func main() {
 	if err := writeTarZst(*out, files); err != nil {
 		log.Fatal(err)
 	}
+	if err := writeIndex(strings.TrimSuffix(*out, ".tar.zst")+".json", files); err != nil {
+		log.Fatal(err)
+	}
 }
 
 func moduleDir(module, version string) (string, error) {
@@ -128,6 +132,56 @@ func moduleDir(module, version string) (string, error) {
 		return "", fmt.Errorf("go mod download %s@%s: %s", module, version, info.Error)
 	}
 	return info.Dir, nil
+}
+
+// index lists what the archive holds, so korthops can answer `schemas list` and resolve versions
+// without decompressing the archive.
+type index struct {
+	Kubernetes []string      `json:"kubernetes"`
+	Schemas    []indexSchema `json:"schemas"`
+}
+
+type indexSchema struct {
+	File       string `json:"file"`
+	Kubernetes string `json:"kubernetes,omitempty"`
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+}
+
+func writeIndex(name string, files map[string][]byte) error {
+	idx := index{}
+	for _, v := range kubernetesVersions {
+		idx.Kubernetes = append(idx.Kubernetes, strings.TrimPrefix(v, "v"))
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		top, _, _ := strings.Cut(n, "/")
+		if top != "crds" && !strings.HasSuffix(top, "-standalone-strict") {
+			continue
+		}
+		var s struct {
+			Properties struct {
+				APIVersion, Kind struct{ Enum []string }
+			}
+		}
+		if err := json.Unmarshal(files[n], &s); err != nil || len(s.Properties.Kind.Enum) != 1 || len(s.Properties.APIVersion.Enum) != 1 {
+			return fmt.Errorf("%s: schema not pinned to one apiVersion and kind", n)
+		}
+		e := indexSchema{File: n, APIVersion: s.Properties.APIVersion.Enum[0], Kind: s.Properties.Kind.Enum[0]}
+		if top != "crds" {
+			e.Kubernetes = strings.TrimPrefix(strings.TrimSuffix(top, "-standalone-strict"), "v")
+		}
+		idx.Schemas = append(idx.Schemas, e)
+	}
+	data, err := json.MarshalIndent(idx, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(name, append(data, '\n'), 0o644)
 }
 
 func writeTarZst(name string, files map[string][]byte) error {
