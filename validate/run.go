@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	fluxkustomize "github.com/fluxcd/pkg/kustomize"
 	fluxfs "github.com/fluxcd/pkg/kustomize/filesys"
@@ -17,8 +19,12 @@ import (
 	"github.com/korthops/korthops/layout"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/resource"
+	kustypes "sigs.k8s.io/kustomize/api/types"
 	kustfs "sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/openapi"
 	"sigs.k8s.io/yaml"
 )
 
@@ -71,6 +77,8 @@ type cluster struct {
 }
 
 type run struct {
+	// mu guards findings, reachedRoots and builds: clusters are built in parallel.
+	mu           sync.Mutex
 	ctx          context.Context
 	v            *Validator
 	repo         *layout.Repo
@@ -95,6 +103,8 @@ func newRun(ctx context.Context, v *Validator, repo *layout.Repo) (*run, error) 
 }
 
 func (r *run) add(fs ...Finding) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, f := range fs {
 		if slices.Contains(r.v.opts.SkipChecks, f.Check) {
 			continue
@@ -151,11 +161,9 @@ func (r *run) buildAll() error {
 		}
 		entries = match
 	}
-	for _, entry := range entries {
-		if err := r.ctx.Err(); err != nil {
-			return err
-		}
-		r.buildCluster(entry, docs)
+	r.buildClusters(entries, docs)
+	if err := r.ctx.Err(); err != nil {
+		return err
 	}
 	if r.v.opts.Cluster != "" {
 		return nil
@@ -174,13 +182,45 @@ func (r *run) buildAll() error {
 	return nil
 }
 
-func (r *run) buildCluster(entry string, docs []layout.Document) {
+// buildClusters builds the clusters in parallel: each cluster's Flux Kustomizations depend on
+// one another (substituteFrom, nested Kustomizations), different clusters do not.
+func (r *run) buildClusters(entries []string, docs []layout.Document) {
+	// kyaml initialises its OpenAPI schema lazily, which races; do it once before the workers.
+	_ = openapi.Schema()
+	r.clusters = make([]*cluster, len(entries))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(r.v.opts.Workers, len(entries)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				r.clusters[i] = r.buildCluster(entries[i], docs)
+			}
+		}()
+	}
+	for i := range entries {
+		if r.ctx.Err() != nil {
+			break
+		}
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	for _, c := range r.clusters {
+		if c != nil {
+			r.objects = append(r.objects, c.objects...)
+		}
+	}
+	r.clusters = slices.DeleteFunc(r.clusters, func(c *cluster) bool { return c == nil })
+}
+
+func (r *run) buildCluster(entry string, docs []layout.Document) *cluster {
 	name := path.Base(entry)
 	if entry == "." {
 		name = filepath.Base(r.repo.Root())
 	}
 	c := &cluster{name: name, entry: entry}
-	r.clusters = append(r.clusters, c)
 
 	// The entry point is applied by bootstrap's flux-system Kustomization when the repository has
 	// one; before bootstrap, korthops stands in for it with the same settings bootstrap writes.
@@ -214,19 +254,21 @@ func (r *run) buildCluster(entry string, docs []layout.Document) {
 		c.kustomizations = append(c.kustomizations, ks)
 		for _, o := range r.buildFlux(c, ks) {
 			c.objects = append(c.objects, o)
-			r.objects = append(r.objects, o)
 			if o.kind == "Kustomization" && strings.HasPrefix(o.apiVersion, "kustomize.toolkit.fluxcd.io/") {
 				queue = append(queue, o)
 			}
 		}
 	}
+	return c
 }
 
 // buildFlux builds one Flux Kustomization as kustomize-controller does: generator (a missing
 // kustomization.yaml is generated; patches, images, namePrefix, targetNamespace, commonMetadata
 // applied), kustomize build restricted to the repository, then postBuild substitution.
 func (r *run) buildFlux(c *cluster, ks *object) []*object {
+	r.mu.Lock()
 	r.builds++
+	r.mu.Unlock()
 	via := ks.namespace + "/" + ks.name
 	spec, _ := ks.u["spec"].(map[string]any)
 	if !r.sourceIsLocal(c, ks, spec) {
@@ -288,17 +330,45 @@ func (r *run) kustomize(dir, kfile string, manifest []byte) ([]*resource.Resourc
 	}
 	mem := fluxfs.MakeFsInMemory(&recordingFS{FileSystem: disk, read: func(p string) {
 		if slices.Contains(layout.KustomizationFileNames, filepath.Base(p)) {
+			r.mu.Lock()
 			r.reachedRoots[r.repo.Rel(filepath.Dir(p))] = true
+			r.mu.Unlock()
 		}
 	}})
 	if err := mem.WriteFile(kfile, manifest); err != nil {
 		return nil, err
 	}
-	resMap, err := fluxkustomize.Build(mem, dir)
+	var resMap resmap.ResMap
+	if bytes.Contains(manifest, []byte("openapi:")) {
+		// A custom openapi schema changes kyaml's global state: Flux's Build resets it around
+		// every build, which costs ~60 ms, so korthops pays it only where it matters, alone.
+		r.v.openapiMu.Lock()
+		resMap, err = fluxkustomize.Build(mem, dir)
+		_ = openapi.Schema()
+		r.v.openapiMu.Unlock()
+	} else {
+		r.v.openapiMu.RLock()
+		resMap, err = buildKustomization(mem, dir)
+		r.v.openapiMu.RUnlock()
+	}
 	if err != nil {
 		return nil, err
 	}
 	return resMap.Resources(), nil
+}
+
+// buildKustomization runs kustomize with the options kustomize-controller uses (no load
+// restrictions inside the secure root, builtin plugins only), recovering from kustomize panics.
+func buildKustomization(fs kustfs.FileSystem, dir string) (res resmap.ResMap, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("kustomize panicked: %v", p)
+		}
+	}()
+	return krusty.MakeKustomizer(&krusty.Options{
+		LoadRestrictions: kustypes.LoadRestrictionsNone,
+		PluginConfig:     kustypes.DisabledPluginConfig(),
+	}).Run(fs, dir)
 }
 
 // buildPlain builds a kustomization root that no Flux Kustomization reaches.
@@ -371,12 +441,14 @@ func (r *run) newObject(res *resource.Resource, buildDir, clusterName, via strin
 
 // set (re)reads the object's fields from a kustomize resource.
 func (o *object) set(res *resource.Resource) error {
+	// kubeconform reads the YAML as the API server's decoder would; the checks read a map decoded
+	// straight from the node, without another serialisation.
 	data, err := res.AsYAML()
 	if err != nil {
 		return err
 	}
-	m, err := res.Map()
-	if err != nil {
+	var m map[string]any
+	if err := res.Document().Decode(&m); err != nil {
 		return err
 	}
 	o.u, o.yaml = m, data
@@ -496,35 +568,40 @@ func (r *run) substituteVars(c *cluster, ks *object, postBuild map[string]any) m
 var unsetVar = regexp.MustCompile(`variable not set \(strict mode\): "([^"]+)"`)
 
 // substitute applies Flux's own substitution to one resource. Flux turns an undefined variable into
-// an empty string silently; korthops runs it strictly first and reports every such variable.
+// an empty string silently; korthops runs it strictly and reports every such variable.
 func (r *run) substitute(o *object, res *resource.Resource, vars map[string]string) {
-	ks := map[string]any{"spec": map[string]any{"postBuild": map[string]any{"substitute": anyMap(vars)}}}
-	probe := maps.Clone(vars)
-	for range 100 {
-		probeKS := unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"postBuild": map[string]any{"substitute": anyMap(probe)}}}}
-		_, err := fluxkustomize.SubstituteVariables(r.ctx, nil, probeKS, res.DeepCopy(),
-			fluxkustomize.SubstituteWithDryRun(true), fluxkustomize.SubstituteWithStrict(true), fluxkustomize.SubstituteWithAlways(true))
-		if err == nil {
-			break
+	if !bytes.Contains(o.yaml, []byte("$")) {
+		return // nothing to substitute: skip two YAML round trips
+	}
+	subst := func(res *resource.Resource, vars map[string]string, strict bool) (*resource.Resource, error) {
+		ks := unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"postBuild": map[string]any{"substitute": anyMap(vars)}}}}
+		return fluxkustomize.SubstituteVariables(r.ctx, nil, ks, res, fluxkustomize.SubstituteWithDryRun(true),
+			fluxkustomize.SubstituteWithStrict(strict), fluxkustomize.SubstituteWithAlways(strict))
+	}
+	out, err := subst(res.DeepCopy(), vars, true)
+	if err != nil {
+		probe := maps.Clone(vars)
+		for range 100 {
+			m := unsetVar.FindStringSubmatch(err.Error())
+			if m == nil {
+				r.add(o.finding(CheckUnresolvedVar, nil, fmt.Sprintf("postBuild substitution: %v", err)))
+				return
+			}
+			f := o.finding(CheckUnresolvedVar, nil, fmt.Sprintf("variable ${%s} is not defined by the postBuild of %s: Flux would replace it with an empty string; define it, escape it as $${%s}, or annotate the resource kustomize.toolkit.fluxcd.io/substitute: disabled", m[1], o.via, m[1]))
+			if line := r.sources.lineOf(o.file, "${"+m[1]); line > 0 {
+				f.Line = line
+			}
+			r.add(f)
+			probe[m[1]] = ""
+			if _, err = subst(res.DeepCopy(), probe, true); err == nil {
+				break
+			}
 		}
-		m := unsetVar.FindStringSubmatch(err.Error())
-		if m == nil {
+		// Carry on with what Flux would apply.
+		if out, err = subst(res, vars, false); err != nil {
 			r.add(o.finding(CheckUnresolvedVar, nil, fmt.Sprintf("postBuild substitution: %v", err)))
 			return
 		}
-		line := r.sources.lineOf(o.file, "${"+m[1])
-		f := o.finding(CheckUnresolvedVar, nil, fmt.Sprintf("variable ${%s} is not defined by the postBuild of %s: Flux would replace it with an empty string; define it, escape it as $${%s}, or annotate the resource kustomize.toolkit.fluxcd.io/substitute: disabled", m[1], o.via, m[1]))
-		if line > 0 {
-			f.Line = line
-		}
-		r.add(f)
-		probe[m[1]] = ""
-	}
-	out, err := fluxkustomize.SubstituteVariables(r.ctx, nil, unstructured.Unstructured{Object: ks}, res,
-		fluxkustomize.SubstituteWithDryRun(true))
-	if err != nil {
-		r.add(o.finding(CheckUnresolvedVar, nil, fmt.Sprintf("postBuild substitution: %v", err)))
-		return
 	}
 	if out == nil {
 		return // substitution disabled for this resource

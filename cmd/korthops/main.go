@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 )
 
 // exitError carries a process exit code through cobra. Errors without one exit 1; usage errors 2.
@@ -18,6 +19,11 @@ func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
 func main() {
+	// korthops is a short-lived process that allocates a lot while building; collecting less
+	// often halves validation time on a large fleet and stays well inside its memory budget.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(300)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
