@@ -88,8 +88,10 @@ type run struct {
 	objects      []*object
 	findings     []Finding
 	reachedRoots map[string]bool
-	builds       int
-	roots        int
+	// badFiles could not be parsed; they are reported once and kept away from kustomize.
+	badFiles []string
+	builds   int
+	roots    int
 }
 
 func newRun(ctx context.Context, v *Validator, repo *layout.Repo) (*run, error) {
@@ -142,6 +144,7 @@ func (r *run) buildAll() error {
 		return err
 	}
 	for _, fe := range ferrs {
+		r.badFiles = append(r.badFiles, fe.File)
 		r.add(Finding{Check: CheckYAML, Severity: SeverityError, File: fe.File, Line: fe.Line, Message: fe.Err.Error()})
 	}
 	entries := layout.EntryPoints(docs)
@@ -279,6 +282,16 @@ func (r *run) buildFlux(c *cluster, ks *object) []*object {
 	if !layout.IsDir(dir) {
 		r.add(ks.finding(CheckFluxPath, []string{"spec", "path"}, fmt.Sprintf("path %q does not exist in the repository", "./"+rel)))
 		return nil
+	}
+	if !layout.HasKustomization(dir) {
+		// Flux's generator parses every manifest under the folder, and a recursive YAML alias
+		// crashes it: leave such folders to the file's own finding.
+		for _, bad := range r.badFiles {
+			if rel == "." || strings.HasPrefix(bad, rel+"/") {
+				r.add(ks.finding(CheckBuild, []string{"spec", "path"}, fmt.Sprintf("./%s not built: %s is not valid YAML", rel, bad)))
+				return nil
+			}
+		}
 	}
 	u := unstructured.Unstructured{Object: runtime.DeepCopyJSON(ks.u)}
 	manifest, kfile, _, err := fluxkustomize.NewGeneratorWithIgnore(r.repo.Root(), "", u).GenerateManifest(dir)
@@ -627,7 +640,7 @@ func stringAt(m any, key string) string {
 
 func metaString(u map[string]any, key string) string { return stringAt(u["metadata"], key) }
 
-// recordingFS reports every file kustomize reads.
+// recordingFS reports every file kustomize reads, and refuses files that would crash it.
 type recordingFS struct {
 	kustfs.FileSystem
 	read func(path string)
@@ -635,5 +648,32 @@ type recordingFS struct {
 
 func (f *recordingFS) ReadFile(p string) ([]byte, error) {
 	f.read(p)
-	return f.FileSystem.ReadFile(p)
+	data, err := f.FileSystem.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := safeForKustomize(data); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return data, nil
+}
+
+// safeForKustomize rejects YAML that kyaml cannot survive: an alias that refers to its own anchor
+// recurses without end in kyaml's de-anchoring and kills the process, where yaml.v3 reports it.
+// Only documents with anchors pay for the extra parse.
+func safeForKustomize(data []byte) error {
+	if !bytes.Contains(data, []byte("&")) || !bytes.Contains(data, []byte("*")) {
+		return nil
+	}
+	nodes, err := layout.ParseYAML(data)
+	if err != nil {
+		return nil // kustomize reports plain syntax errors itself
+	}
+	for _, n := range nodes {
+		var v any
+		if err := n.Decode(&v); err != nil && strings.Contains(err.Error(), "anchor") {
+			return err
+		}
+	}
+	return nil
 }
