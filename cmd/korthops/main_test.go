@@ -76,3 +76,60 @@ func TestInitRefusesNonEmptyDirectory(t *testing.T) {
 		t.Fatalf("init in a non-empty directory: exit %d, stderr %s", code, errOut)
 	}
 }
+
+func TestValidateExitCodes(t *testing.T) {
+	repo := filepath.Join(t.TempDir(), "gitops")
+	for _, args := range [][]string{
+		{"-C", repo, "init"},
+		{"-C", repo, "cluster", "add", "onprem", "--domain", "pacs.example.org"},
+	} {
+		if code, _, errOut := korthops(t, args...); code != 0 {
+			t.Fatalf("%v: %s", args, errOut)
+		}
+	}
+	code, out, _ := korthops(t, "-C", repo, "validate")
+	if code != 0 || !strings.Contains(out, "valid: 1 cluster(s)") {
+		t.Fatalf("validate a fresh repository: exit %d\n%s", code, out)
+	}
+	code, out, _ = korthops(t, "-C", repo, "validate", "-o", "github")
+	if code != 0 || out != "" {
+		t.Fatalf("github format on a valid repository: exit %d %q", code, out)
+	}
+	deployment := filepath.Join(repo, "apps", "base", "orthanc", "deployment.yaml")
+	data, err := os.ReadFile(deployment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(deployment, []byte(strings.Replace(string(data), "containerPort: 8042", "containerPort: http", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := korthops(t, "-C", repo, "validate")
+	if code != 1 || !strings.Contains(out, "apps/base/orthanc/deployment.yaml:") || errOut != "" {
+		t.Fatalf("validate a broken repository: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, args := range [][]string{
+		{"-C", repo, "validate", "-o", "yaml"},
+		{"-C", repo, "validate", "--kubernetes-version", "1.2"},
+		{"-C", repo, "validate", "--cluster", "mars"},
+		{"-C", filepath.Join(repo, "missing"), "validate"},
+	} {
+		if code, _, errOut := korthops(t, args...); code != 2 || errOut == "" {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 with an error", args, code, errOut)
+		}
+	}
+}
+
+func TestSchemasCommands(t *testing.T) {
+	code, out, _ := korthops(t, "schemas", "list")
+	if code != 0 || !strings.Contains(out, "networking.istio.io/v1") || !strings.Contains(out, "apps/v1") {
+		t.Fatalf("schemas list: exit %d\n%.500s", code, out)
+	}
+	dir := t.TempDir()
+	code, out, _ = korthops(t, "schemas", "export", dir)
+	if code != 0 || !strings.Contains(out, "-schema-location") {
+		t.Fatalf("schemas export: exit %d %s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "crds", "traefik.io", "ingressroutetcp_v1alpha1.json")); err != nil {
+		t.Error(err)
+	}
+}
