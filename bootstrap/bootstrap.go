@@ -144,8 +144,18 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	defer cleanup()
-	if err := b.ReconcileComponents(ctx, manifestsBase, installOpts, secretOpts); err != nil {
+	defer func() { cleanup() }()
+	// The remote may move between clone and push: start again from a fresh clone, once.
+	err = b.ReconcileComponents(ctx, manifestsBase, installOpts, secretOpts)
+	if isPushRejected(err) {
+		log.Warningf("push rejected, the branch moved: cloning again and retrying once")
+		cleanup()
+		if b, cleanup, err = o.bootstrapper(cl, log); err != nil {
+			return err
+		}
+		err = b.ReconcileComponents(ctx, manifestsBase, installOpts, secretOpts)
+	}
+	if err != nil {
 		return explainPush(err, o.URL)
 	}
 	if err := stop(StepComponents); err != nil {
@@ -298,11 +308,21 @@ func (o *Options) fluxOptions(repo *layout.Repo) (install.Options, sourcesecret.
 	return installOpts, secretOpts, syncOpts, nil
 }
 
+// isPushRejected recognises a push refused because the remote branch moved, as go-git and
+// git-http-backend report it.
+func isPushRejected(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "push") && (strings.Contains(msg, "non-fast-forward") || strings.Contains(msg, "fetch first") ||
+		strings.Contains(msg, "rejected") || strings.Contains(msg, "failed to update ref"))
+}
+
 // explainPush turns a rejected push into an actionable message; korthops never force-pushes.
 func explainPush(err error, remote string) error {
-	msg := err.Error()
-	if strings.Contains(msg, "non-fast-forward") || strings.Contains(msg, "fetch first") || strings.Contains(msg, "rejected") {
-		return fmt.Errorf("push to %s was rejected because the branch moved; nothing was forced. Pull the new commits into your clone and run bootstrap again: %w", redactURL(remote), err)
+	if isPushRejected(err) {
+		return fmt.Errorf("push to %s was rejected because the branch moved, also after a fresh clone; nothing was forced. Run bootstrap again once the branch is quiet: %w", redactURL(remote), err)
 	}
 	return err
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,10 +13,6 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	gogit "github.com/go-git/go-git/v5"
-	gitconfig "github.com/go-git/go-git/v5/config"
-	"github.com/go-git/go-git/v5/plumbing/object"
-	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/korthops/korthops/internal/gitserver"
 	"github.com/korthops/korthops/internal/kube"
 	"github.com/korthops/korthops/layout"
@@ -26,6 +21,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -51,7 +47,6 @@ func newFixture(t *testing.T) *fixture {
 	if f.kube, err = client.New(f.env.Config, client.Options{Scheme: newScheme()}); err != nil {
 		t.Fatal(err)
 	}
-	f.remote = f.git.Create(t, "fleet.git")
 	f.repoDir = filepath.Join(t.TempDir(), "fleet")
 	repo, _, err := layout.Init(f.repoDir)
 	if err != nil {
@@ -60,26 +55,7 @@ func newFixture(t *testing.T) *fixture {
 	if _, err := repo.AddCluster(layout.Settings{Name: "e2e", Provider: layout.ProviderOnPrem, Ingress: layout.IngressIstio, Domain: "pacs.example.org"}, layout.AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	g, err := gogit.PlainInitWithOptions(f.repoDir, &gogit.PlainInitOptions{InitOptions: gogit.InitOptions{DefaultBranch: "refs/heads/main"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, err := g.Worktree()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := wt.AddGlob("."); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wt.Commit("korthops init", &gogit.CommitOptions{Author: &object.Signature{Name: "t", Email: "t@example.org", When: time.Now()}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := g.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{f.remote}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Push(&gogit.PushOptions{Auth: &githttp.BasicAuth{Username: gitUser, Password: gitToken}}); err != nil {
-		t.Fatal(err)
-	}
+	f.remote = f.git.Publish(t, f.repoDir, "fleet.git")
 	return f
 }
 
@@ -132,6 +108,9 @@ func (f *fixture) versions(t *testing.T) map[string]string {
 	}
 	for kind, l := range lists {
 		if err := f.kube.List(ctx, l); err != nil {
+			if apimeta.IsNoMatchError(err) {
+				continue // Flux's CRDs are not installed (yet)
+			}
 			t.Fatal(err)
 		}
 		items, _ := apimeta.ExtractList(l)
@@ -307,6 +286,7 @@ func TestBootstrapWaitsForReadiness(t *testing.T) {
 			}
 			ks.Status.ObservedGeneration = ks.Generation
 			ks.Status.LastAppliedRevision = repo.Status.Artifact.Revision
+			ks.Status.LastAttemptedRevision = repo.Status.Artifact.Revision
 			apimeta.SetStatusCondition(&ks.Status.Conditions, metav1.Condition{Type: meta.ReadyCondition, Status: metav1.ConditionTrue, Reason: meta.ReconciliationSucceededReason, Message: "Applied revision", ObservedGeneration: ks.Generation})
 			if f.kube.Status().Update(ctx, &ks) == nil {
 				return
@@ -330,7 +310,14 @@ func TestBootstrapFailures(t *testing.T) {
 
 	// Unreachable cluster: stops before any push.
 	bad := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(bad, []byte(strings.ReplaceAll(mustRead(t, f.env.KubeConfig), f.env.Config.Host, "https://127.0.0.1:1")), 0o600); err != nil {
+	kc, err := clientcmd.LoadFromFile(f.env.KubeConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range kc.Clusters {
+		c.Server = "https://127.0.0.1:1" // nothing listens on port 1
+	}
+	if err := clientcmd.WriteToFile(*kc, bad); err != nil {
 		t.Fatal(err)
 	}
 	o := f.options()
@@ -345,12 +332,13 @@ func TestBootstrapFailures(t *testing.T) {
 	// Wrong credentials: a clear error that does not show the token.
 	o = f.options()
 	o.Password = "wrong-token-123"
-	err := Run(ctx, o)
+	err = Run(ctx, o)
 	if err == nil || strings.Contains(err.Error(), "wrong-token-123") || !strings.Contains(strings.ToLower(err.Error()), "auth") {
 		t.Errorf("wrong credentials: %v", err)
 	}
 
-	// Rejected push: the branch moves between clone and push; korthops stops, never forces.
+	// Rejected push: the branch moves between clone and push; korthops clones again and retries
+	// once, never forces, and keeps the concurrent commit.
 	f.git.BeforeNextPush(func() {
 		other := filepath.Join(t.TempDir(), "other")
 		for _, args := range [][]string{
@@ -363,15 +351,46 @@ func TestBootstrapFailures(t *testing.T) {
 			}
 		}
 	})
-	moved := ""
-	err = Run(ctx, f.options())
-	moved = f.remoteHead(t)
-	if err == nil || !strings.Contains(err.Error(), "rejected") {
-		t.Errorf("rejected push: %v", err)
+	f.out.Reset()
+	if err := Run(ctx, f.options()); err != nil {
+		t.Fatalf("bootstrap after a rejected push: %v\n%s", err, f.out.String())
 	}
-	msg, _ := exec.Command("git", "-C", f.git.Dir("fleet.git"), "log", "-1", "--format=%s", moved).Output()
-	if strings.TrimSpace(string(msg)) != "concurrent change" {
-		t.Errorf("the concurrent commit was overwritten: remote head is %q", msg)
+	if !strings.Contains(f.out.String(), "push rejected, the branch moved") {
+		t.Errorf("no retry reported:\n%s", f.out.String())
+	}
+	log, err := exec.Command("git", "-C", f.git.Dir("fleet.git"), "log", "--format=%s", "main").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), "concurrent change") || !strings.Contains(string(log), "Add Flux") {
+		t.Errorf("history after the retry:\n%s", log)
+	}
+
+	// Moving the branch at every push: stopped with a clear error, the other commits kept.
+	var moveAgain func()
+	moveAgain = func() {
+		other := filepath.Join(t.TempDir(), "other")
+		for _, args := range [][]string{
+			{"clone", "-q", f.git.Dir("fleet.git"), other},
+			{"-C", other, "-c", "user.name=x", "-c", "user.email=x@example.org", "commit", "-q", "--allow-empty", "-m", "busy branch"},
+			{"-C", other, "push", "-q", "origin", "main"},
+		} {
+			if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+				t.Errorf("git %v: %v\n%s", args, err, out)
+			}
+		}
+		f.git.BeforeNextPush(moveAgain)
+	}
+	f.git.BeforeNextPush(moveAgain)
+	o = f.options()
+	o.Registry = "registry.example.org/mirror/fluxcd" // a change, so there is something to push
+	err = Run(ctx, o)
+	f.git.BeforeNextPush(nil)
+	if err == nil || !strings.Contains(err.Error(), "rejected because the branch moved") || !strings.Contains(err.Error(), "nothing was forced") {
+		t.Errorf("branch moving at every push: %v", err)
+	}
+	if head, _ := exec.Command("git", "-C", f.git.Dir("fleet.git"), "log", "-1", "--format=%s", "main").Output(); strings.TrimSpace(string(head)) != "busy branch" {
+		t.Errorf("remote head after a refused push: %q", head)
 	}
 }
 
@@ -391,11 +410,3 @@ func TestDryRunChangesNothing(t *testing.T) {
 	}
 }
 
-func mustRead(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
-}

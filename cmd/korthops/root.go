@@ -48,6 +48,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newClusterCmd(c),
 		newValidateCmd(c),
 		newSchemasCmd(c),
+		newBootstrapCmd(c),
+		newStatusCmd(c),
 		newVersionCmd(c),
 	)
 	return root

@@ -12,6 +12,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	gogit "github.com/go-git/go-git/v5"
+	gitconfig "github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 )
 
 // Server is a git server for one test.
@@ -94,4 +100,33 @@ func (s *Server) BeforeNextPush(fn func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.beforeReceive = fn
+}
+
+// Publish makes dir a git clone of a new repository on the server (main branch, one commit of
+// everything in dir, origin set to the server) and pushes it. It returns the repository's URL.
+func (s *Server) Publish(t testing.TB, dir, name string) string {
+	t.Helper()
+	url := s.Create(t, name)
+	g, err := gogit.PlainInitWithOptions(dir, &gogit.PlainInitOptions{InitOptions: gogit.InitOptions{DefaultBranch: "refs/heads/main"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, err := g.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wt.AddGlob("."); err != nil {
+		t.Fatal(err)
+	}
+	sig := &object.Signature{Name: "korthops test", Email: "test@example.org", When: time.Now()}
+	if _, err := wt.Commit("korthops init", &gogit.CommitOptions{Author: sig}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{url}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Push(&gogit.PushOptions{Auth: &githttp.BasicAuth{Username: s.user, Password: s.password}}); err != nil {
+		t.Fatal(err)
+	}
+	return url
 }
