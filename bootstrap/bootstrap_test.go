@@ -409,4 +409,3 @@ func TestDryRunChangesNothing(t *testing.T) {
 		t.Error("dry run changed the remote or the cluster")
 	}
 }
-
