@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"strings"
@@ -72,6 +73,8 @@ type Options struct {
 
 	// stopAfter ends the run after a step, as a crash would: tests use it to prove re-runs converge.
 	stopAfter Step
+	// bundle replaces the embedded Flux bundle: tests use it to play a newer korthops.
+	bundle fs.FS
 }
 
 // errStopped is returned when a test hook stops the run.
@@ -133,7 +136,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer os.RemoveAll(manifestsBase)
-	if err := writeBundle(manifestsBase); err != nil {
+	if err := writeBundle(o.fluxBundle(), manifestsBase); err != nil {
 		return err
 	}
 	if o.DryRun {
@@ -157,6 +160,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if err != nil {
 		return explainPush(err, o.URL)
+	}
+	if err := cl.upgradeComponents(ctx, log, manifestsBase, installOpts); err != nil {
+		return err
 	}
 	if err := stop(StepComponents); err != nil {
 		return err
@@ -191,6 +197,13 @@ func Run(ctx context.Context, o Options) error {
 	cl.reportKustomizations(ctx, log)
 	log.Successf("bootstrap finished")
 	return nil
+}
+
+func (o *Options) fluxBundle() fs.FS {
+	if o.bundle != nil {
+		return o.bundle
+	}
+	return embeddedBundle()
 }
 
 // defaultsFromClone reads the remote URL (origin) and branch (the current one) from the local
@@ -251,7 +264,7 @@ func (o *Options) validate(ctx context.Context, log *logger, repo *layout.Repo) 
 func (o *Options) fluxOptions(repo *layout.Repo) (install.Options, sourcesecret.Options, sync.Options, error) {
 	target := repo.Rel(repo.ClusterDir(o.Cluster))
 	installOpts := install.MakeDefaultOptions()
-	installOpts.Version = FluxVersion()
+	installOpts.Version = bundleVersion(o.fluxBundle())
 	installOpts.TargetPath = target
 	installOpts.Timeout = o.Timeout
 	if o.Registry != "" {

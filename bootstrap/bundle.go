@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"embed"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,23 +17,34 @@ import (
 //go:embed manifests
 var bundle embed.FS
 
-// FluxVersion is the version of Flux that bootstrap installs.
-func FluxVersion() string {
-	v, err := bundle.ReadFile("manifests/VERSION")
+// embeddedBundle is the bundle's folder.
+func embeddedBundle() fs.FS {
+	sub, err := fs.Sub(bundle, "manifests")
 	if err != nil {
-		panic(fmt.Sprintf("embedded Flux bundle: %v", err)) // generated and committed: a build defect
+		panic(err) // the embed pattern guarantees the folder
+	}
+	return sub
+}
+
+// FluxVersion is the version of Flux that bootstrap installs.
+func FluxVersion() string { return bundleVersion(embeddedBundle()) }
+
+func bundleVersion(b fs.FS) string {
+	v, err := fs.ReadFile(b, "VERSION")
+	if err != nil {
+		panic(fmt.Sprintf("Flux bundle: %v", err)) // generated and committed: a build defect
 	}
 	return strings.TrimSpace(string(v))
 }
 
-// writeBundle copies the bundle into dir, where flux2's install.Generate reads it.
-func writeBundle(dir string) error {
-	entries, err := bundle.ReadDir("manifests")
+// writeBundle copies a bundle into dir, where flux2's install.Generate reads it.
+func writeBundle(b fs.FS, dir string) error {
+	entries, err := fs.ReadDir(b, ".")
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
-		data, err := bundle.ReadFile("manifests/" + e.Name())
+		data, err := fs.ReadFile(b, e.Name())
 		if err != nil {
 			return err
 		}

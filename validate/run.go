@@ -88,6 +88,8 @@ type run struct {
 	objects      []*object
 	findings     []Finding
 	reachedRoots map[string]bool
+	// clustersOnly skips the kustomization roots no cluster reaches (rendering, not validating).
+	clustersOnly bool
 	// badFiles could not be parsed; they are reported once and kept away from kustomize.
 	badFiles []string
 	builds   int
@@ -168,7 +170,7 @@ func (r *run) buildAll() error {
 	if err := r.ctx.Err(); err != nil {
 		return err
 	}
-	if r.v.opts.Cluster != "" {
+	if r.v.opts.Cluster != "" || r.clustersOnly {
 		return nil
 	}
 	roots, err := r.repo.KustomizationRoots()

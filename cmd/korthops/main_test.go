@@ -133,3 +133,55 @@ func TestSchemasCommands(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestBuildCommand(t *testing.T) {
+	code, out, errOut := korthops(t, "-C", "../..", "build", "--cluster", "onprem")
+	if code != 0 {
+		t.Fatalf("build: exit %d %s", code, errOut)
+	}
+	// dependsOn order: the cluster entry point, then controllers, configs, apps.
+	order := []string{"Kustomization flux-system/flux-system", "Kustomization flux-system/infra-controllers", "Kustomization flux-system/infra-configs", "Kustomization flux-system/apps"}
+	last := -1
+	for _, k := range order {
+		i := strings.Index(out, k)
+		if i < 0 || i < last {
+			t.Fatalf("%q missing or out of order in build output", k)
+		}
+		last = i
+	}
+	if !strings.Contains(out, "- orthanc.pacs.example.org") {
+		t.Error("postBuild substitution not applied in build output")
+	}
+
+	repo := filepath.Join(t.TempDir(), "r")
+	for _, args := range [][]string{{"-C", repo, "init"}, {"-C", repo, "cluster", "add", "x", "--domain", "x.example.org"}} {
+		if code, _, errOut := korthops(t, args...); code != 0 {
+			t.Fatal(errOut)
+		}
+	}
+	secret := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: orthanc\nstringData:\n  password: hunter2-plain\n"
+	if err := os.WriteFile(filepath.Join(repo, "clusters", "x", "secret.yaml"), []byte(secret), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ = korthops(t, "-C", repo, "build", "--cluster", "x", "--kustomization", "flux-system")
+	if strings.Contains(out, "hunter2-plain") || !strings.Contains(out, "password: '**redacted**'") {
+		t.Errorf("secret not redacted:\n%s", out)
+	}
+	_, out, _ = korthops(t, "-C", repo, "build", "--cluster", "x", "--kustomization", "flux-system", "--show-secrets")
+	if !strings.Contains(out, "hunter2-plain") {
+		t.Error("--show-secrets did not show the secret")
+	}
+	if code, _, _ := korthops(t, "-C", repo, "build", "--cluster", "x", "--kustomization", "nope"); code != 2 {
+		t.Errorf("unknown kustomization: exit %d", code)
+	}
+}
+
+func TestImagesCommand(t *testing.T) {
+	code, out, errOut := korthops(t, "-C", "../..", "images", "--cluster", "azure", "--registry", "mirror.example.org/fluxcd")
+	if code != 0 || !strings.Contains(out, "mirror.example.org/fluxcd/kustomize-controller:v1.9.5\n") || !strings.Contains(out, "jodogne/orthanc-plugins:1.12.9\n") {
+		t.Fatalf("images: exit %d\n%s", code, out)
+	}
+	if !strings.Contains(errOut, "azure/traefik/traefik") {
+		t.Errorf("no note on unrendered charts: %s", errOut)
+	}
+}

@@ -50,6 +50,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newSchemasCmd(c),
 		newBootstrapCmd(c),
 		newStatusCmd(c),
+		newImagesCmd(c),
+		newBuildCmd(c),
 		newVersionCmd(c),
 	)
 	return root

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/korthops/korthops/validate"
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+)
+
+func newBuildCmd(c *cli) *cobra.Command {
+	var cluster, kustomization string
+	var showSecrets bool
+	cmd := &cobra.Command{
+		Use:   "build --cluster NAME",
+		Short: "Print the manifests Flux would apply to a cluster, in dependsOn order, offline",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := validate.New(validate.Opts{Cluster: cluster})
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			rendered, err := v.Render(cmd.Context(), c.global.repo)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			found := kustomization == ""
+			for _, rc := range rendered {
+				for _, ks := range rc.Kustomizations {
+					if kustomization != "" && ks.Name != kustomization && ks.Namespace+"/"+ks.Name != kustomization {
+						continue
+					}
+					found = true
+					for _, o := range ks.Objects {
+						data := o.YAML
+						if o.Kind == "Secret" && o.APIVersion == "v1" && !showSecrets {
+							if data, err = redactSecret(o.Map); err != nil {
+								return err
+							}
+						}
+						fmt.Fprintf(c.stdout, "---\n# cluster %s, Kustomization %s/%s (%s), from %s\n%s", rc.Cluster, ks.Namespace, ks.Name, ks.Path, o.File, data)
+					}
+				}
+				for _, f := range rc.Findings {
+					fmt.Fprintf(c.stderr, "%s: [%s] %s\n", f.Location(), f.Check, f.Message)
+				}
+			}
+			if !found {
+				return &exitError{code: 2, err: fmt.Errorf("no Flux Kustomization %q in cluster %q", kustomization, cluster)}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cluster, "cluster", "", "cluster to build")
+	cmd.Flags().StringVar(&kustomization, "kustomization", "", "only this Flux Kustomization (NAME or NAMESPACE/NAME)")
+	cmd.Flags().BoolVar(&showSecrets, "show-secrets", false, "print Secret data instead of redacting it")
+	_ = cmd.MarkFlagRequired("cluster")
+	return cmd
+}
+
+// redactSecret replaces every value of a Secret's data and stringData.
+func redactSecret(obj map[string]any) ([]byte, error) {
+	out := map[string]any{}
+	for k, v := range obj {
+		out[k] = v
+	}
+	for _, field := range []string{"data", "stringData"} {
+		if m, ok := obj[field].(map[string]any); ok {
+			red := map[string]any{}
+			for k := range m {
+				red[k] = "**redacted**"
+			}
+			out[field] = red
+		}
+	}
+	data, err := yaml.Marshal(out)
+	return bytes.TrimLeft(data, "\n"), err
+}

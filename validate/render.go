@@ -1,0 +1,106 @@
+package validate
+
+import (
+	"context"
+	"slices"
+
+	"github.com/korthops/korthops/layout"
+)
+
+// Object is one manifest of a rendered cluster.
+type Object struct {
+	APIVersion string
+	Kind       string
+	Namespace  string
+	Name       string
+	// File is the source file, relative to the repository root.
+	File string
+	// YAML is the manifest as Flux would apply it (after postBuild substitution).
+	YAML []byte
+	// Map is the same manifest, decoded.
+	Map map[string]any
+}
+
+// RenderedKustomization is what one Flux Kustomization applies.
+type RenderedKustomization struct {
+	Namespace, Name, Path string
+	Objects               []Object
+}
+
+// Rendered is one cluster as Flux would build it.
+type Rendered struct {
+	Cluster string
+	// Kustomizations are in dependsOn order (a Kustomization after those it depends on).
+	Kustomizations []RenderedKustomization
+	// Findings are the problems met while building (missing paths, unresolved variables, ...).
+	Findings []Finding
+}
+
+// Render builds every cluster (or Opts.Cluster) of the repository in dir the way validate does,
+// without schema validation, and returns the manifests grouped by Flux Kustomization.
+func (v *Validator) Render(ctx context.Context, dir string) ([]Rendered, error) {
+	repo, err := layout.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	run, err := newRun(ctx, v, repo)
+	if err != nil {
+		return nil, err
+	}
+	run.clustersOnly = true
+	if err := run.buildAll(); err != nil {
+		return nil, err
+	}
+	var out []Rendered
+	for _, c := range run.clusters {
+		rc := Rendered{Cluster: c.name}
+		for _, f := range run.findings {
+			if f.Cluster == c.name {
+				rc.Findings = append(rc.Findings, f)
+			}
+		}
+		byVia := map[string][]Object{}
+		for _, o := range c.objects {
+			byVia[o.via] = append(byVia[o.via], Object{APIVersion: o.apiVersion, Kind: o.kind, Namespace: o.namespace,
+				Name: o.name, File: o.file, YAML: o.yaml, Map: o.u})
+		}
+		for _, ks := range dependencyOrder(c.kustomizations) {
+			key := ks.namespace + "/" + ks.name
+			rc.Kustomizations = append(rc.Kustomizations, RenderedKustomization{
+				Namespace: ks.namespace, Name: ks.name, Path: "./" + layout.CleanFluxPath(stringAt(ks.u["spec"], "path")),
+				Objects: byVia[key],
+			})
+		}
+		out = append(out, rc)
+	}
+	return out, nil
+}
+
+// dependencyOrder sorts Flux Kustomizations so that each comes after the ones it depends on,
+// keeping discovery order otherwise; members of a cycle keep their discovery order.
+func dependencyOrder(kss []*object) []*object {
+	index := map[string]int{}
+	for i, ks := range kss {
+		index[ks.namespace+"/"+ks.name] = i
+	}
+	var out []*object
+	state := make([]int, len(kss)) // 0 new, 1 visiting, 2 done
+	var visit func(i int)
+	visit = func(i int) {
+		if state[i] != 0 {
+			return
+		}
+		state[i] = 1
+		for _, d := range asSlice(asMap(kss[i].u["spec"])["dependsOn"]) {
+			if j, ok := index[or(stringAt(d, "namespace"), kss[i].namespace)+"/"+stringAt(d, "name")]; ok {
+				visit(j)
+			}
+		}
+		state[i] = 2
+		out = append(out, kss[i])
+	}
+	for i := range kss {
+		visit(i)
+	}
+	return slices.Clip(out)
+}
