@@ -332,8 +332,12 @@ func isPushRejected(err error) bool {
 		strings.Contains(msg, "rejected") || strings.Contains(msg, "failed to update ref"))
 }
 
-// explainPush turns a rejected push into an actionable message; korthops never force-pushes.
+// explainPush turns a rejected push and an SSH host key mismatch into actionable messages;
+// korthops never force-pushes.
 func explainPush(err error, remote string) error {
+	if strings.Contains(err.Error(), "knownhosts: key mismatch") || strings.Contains(err.Error(), "knownhosts: key is unknown") {
+		return fmt.Errorf("the SSH host key of %s is not the one in --known-hosts-file; nothing was pushed: %w", redactURL(remote), err)
+	}
 	if isPushRejected(err) {
 		return fmt.Errorf("push to %s was rejected because the branch moved, also after a fresh clone; nothing was forced. Run bootstrap again once the branch is quiet: %w", redactURL(remote), err)
 	}
