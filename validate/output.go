@@ -82,6 +82,9 @@ func (r *Report) writeText(w io.Writer, color bool) error {
 			fmt.Fprintf(w, "    %s\n", strings.Join(ctx, ", "))
 		}
 	}
+	for _, s := range r.Skipped {
+		fmt.Fprintf(w, "skipped cluster %s: %s\n", s.Cluster, s.Reason)
+	}
 	status := paint("32", "valid")
 	if !r.Valid() {
 		status = paint("31", fmt.Sprintf("%d error(s)", r.Errors()))

@@ -13,6 +13,14 @@ type Report struct {
 	Roots             int       `json:"roots"`
 	Resources         int       `json:"resources"`
 	Findings          []Finding `json:"findings"`
+	// Skipped are the clusters --changed-since left out, with the reason.
+	Skipped []Skipped `json:"skipped,omitempty"`
+}
+
+// Skipped is a cluster that was not validated.
+type Skipped struct {
+	Cluster string `json:"cluster"`
+	Reason  string `json:"reason"`
 }
 
 // Errors counts the findings of severity error.

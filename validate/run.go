@@ -90,6 +90,10 @@ type run struct {
 	reachedRoots map[string]bool
 	// clustersOnly skips the kustomization roots no cluster reaches (rendering, not validating).
 	clustersOnly bool
+	// changed are the files changed since Opts.ChangedSince; deps tells what each build reads.
+	changed []string
+	deps    *layout.Dependencies
+	skipped []Skipped
 	// badFiles could not be parsed; they are reported once and kept away from kustomize.
 	badFiles []string
 	builds   int
@@ -131,7 +135,7 @@ func (r *run) report() *Report {
 		}
 	}
 	sortFindings(kept)
-	rep := &Report{KubernetesVersion: r.v.k8sVersion, Kustomizations: r.builds, Roots: r.roots, Resources: len(r.objects), Findings: kept}
+	rep := &Report{KubernetesVersion: r.v.k8sVersion, Kustomizations: r.builds, Roots: r.roots, Resources: len(r.objects), Findings: kept, Skipped: r.skipped}
 	for _, c := range r.clusters {
 		rep.Clusters = append(rep.Clusters, c.name)
 	}
@@ -166,6 +170,23 @@ func (r *run) buildAll() error {
 		}
 		entries = match
 	}
+	if rev := r.v.opts.ChangedSince; rev != "" {
+		if r.changed, err = r.repo.ChangedSince(rev); err != nil {
+			return fmt.Errorf("--changed-since: %w", err)
+		}
+		if r.deps, err = r.repo.NewDependencies(docs); err != nil {
+			return err
+		}
+		var affected []string
+		for _, e := range entries {
+			if r.deps.Of(e).Touches(r.changed) {
+				affected = append(affected, e)
+			} else {
+				r.skipped = append(r.skipped, Skipped{Cluster: clusterName(e, r.repo), Reason: "no file it reads changed since " + rev})
+			}
+		}
+		entries = affected
+	}
 	r.buildClusters(entries, docs)
 	if err := r.ctx.Err(); err != nil {
 		return err
@@ -178,7 +199,7 @@ func (r *run) buildAll() error {
 		return err
 	}
 	for _, root := range roots {
-		if r.reachedRoots[root] {
+		if r.reachedRoots[root] || r.deps != nil && !r.deps.Of(root).Touches(r.changed) {
 			continue
 		}
 		r.roots++
@@ -220,11 +241,15 @@ func (r *run) buildClusters(entries []string, docs []layout.Document) {
 	r.clusters = slices.DeleteFunc(r.clusters, func(c *cluster) bool { return c == nil })
 }
 
-func (r *run) buildCluster(entry string, docs []layout.Document) *cluster {
-	name := path.Base(entry)
+func clusterName(entry string, repo *layout.Repo) string {
 	if entry == "." {
-		name = filepath.Base(r.repo.Root())
+		return filepath.Base(repo.Root())
 	}
+	return path.Base(entry)
+}
+
+func (r *run) buildCluster(entry string, docs []layout.Document) *cluster {
+	name := clusterName(entry, r.repo)
 	c := &cluster{name: name, entry: entry}
 
 	// The entry point is applied by bootstrap's flux-system Kustomization when the repository has

@@ -36,6 +36,9 @@ type Opts struct {
 	SkipChecks []string
 	// Cluster restricts validation to one cluster entry point (its folder name or path).
 	Cluster string
+	// ChangedSince (a git revision) restricts validation to the clusters and kustomization roots
+	// that can read a file changed since that revision.
+	ChangedSince string
 	// CacheDir holds the extracted schema catalog; empty means the user cache directory.
 	CacheDir string
 	// Workers validate resources in parallel; 0 means one per CPU.

@@ -16,6 +16,7 @@ type validateFlags struct {
 	skipChecks           []string
 	ignoreMissingSchemas bool
 	cluster              string
+	changedSince         string
 }
 
 func newValidateCmd(c *cli) *cobra.Command {
@@ -39,6 +40,7 @@ func newValidateCmd(c *cli) *cobra.Command {
 				SkipChecks:           f.skipChecks,
 				IgnoreMissingSchemas: f.ignoreMissingSchemas,
 				Cluster:              f.cluster,
+				ChangedSince:         f.changedSince,
 			})
 			if err != nil {
 				return &exitError{code: 2, err: err}
@@ -63,6 +65,7 @@ func newValidateCmd(c *cli) *cobra.Command {
 	cmd.Flags().StringSliceVar(&f.skipChecks, "skip-check", nil, "check IDs to silence everywhere (per resource: annotation "+validate.IgnoreAnnotation+")")
 	cmd.Flags().BoolVar(&f.ignoreMissingSchemas, "ignore-missing-schemas", false, "skip kinds without a schema instead of reporting them")
 	cmd.Flags().StringVar(&f.cluster, "cluster", "", "validate one cluster entry point only")
+	cmd.Flags().StringVar(&f.changedSince, "changed-since", "", "validate only what files changed since this git revision can affect (e.g. origin/main)")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(validate.Formats(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("cluster", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		names, _ := validate.Clusters(c.global.repo)
