@@ -27,6 +27,13 @@ type RenderedKustomization struct {
 	Objects               []Object
 }
 
+// RenderReport is a rendering of a repository's clusters.
+type RenderReport struct {
+	Clusters []Rendered
+	// Skipped are the clusters Opts.ChangedSince left out.
+	Skipped []Skipped
+}
+
 // Rendered is one cluster as Flux would build it.
 type Rendered struct {
 	Cluster string
@@ -39,6 +46,15 @@ type Rendered struct {
 // Render builds every cluster (or Opts.Cluster) of the repository in dir the way validate does,
 // without schema validation, and returns the manifests grouped by Flux Kustomization.
 func (v *Validator) Render(ctx context.Context, dir string) ([]Rendered, error) {
+	rep, err := v.RenderReport(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	return rep.Clusters, nil
+}
+
+// RenderReport is Render that also says which clusters Opts.ChangedSince skipped.
+func (v *Validator) RenderReport(ctx context.Context, dir string) (*RenderReport, error) {
 	repo, err := layout.Open(dir)
 	if err != nil {
 		return nil, err
@@ -73,7 +89,7 @@ func (v *Validator) Render(ctx context.Context, dir string) ([]Rendered, error) 
 		}
 		out = append(out, rc)
 	}
-	return out, nil
+	return &RenderReport{Clusters: out, Skipped: run.skipped}, nil
 }
 
 // dependencyOrder sorts Flux Kustomizations so that each comes after the ones it depends on,

@@ -154,21 +154,25 @@ func (r *run) buildAll() error {
 		r.add(Finding{Check: CheckYAML, Severity: SeverityError, File: fe.File, Line: fe.Line, Message: fe.Err.Error()})
 	}
 	entries := layout.EntryPoints(docs)
-	if want := r.v.opts.Cluster; want != "" {
+	if wanted := r.wantedClusters(); len(wanted) > 0 {
 		var match []string
-		for _, e := range entries {
-			if e == layout.CleanFluxPath(want) || path.Base(e) == want {
-				match = append(match, e)
+		for _, want := range wanted {
+			n := len(match)
+			for _, e := range entries {
+				if e == layout.CleanFluxPath(want) || path.Base(e) == want {
+					match = append(match, e)
+				}
+			}
+			if len(match) == n {
+				names := make([]string, len(entries))
+				for i, e := range entries {
+					names[i] = path.Base(e)
+				}
+				return fmt.Errorf("cluster %q not found; the repository has %s", want, strings.Join(names, ", "))
 			}
 		}
-		if len(match) == 0 {
-			names := make([]string, len(entries))
-			for i, e := range entries {
-				names[i] = path.Base(e)
-			}
-			return fmt.Errorf("cluster %q not found; the repository has %s", want, strings.Join(names, ", "))
-		}
-		entries = match
+		slices.Sort(match)
+		entries = slices.Compact(match)
 	}
 	if rev := r.v.opts.ChangedSince; rev != "" {
 		if r.changed, err = r.repo.ChangedSince(rev); err != nil {
@@ -191,7 +195,7 @@ func (r *run) buildAll() error {
 	if err := r.ctx.Err(); err != nil {
 		return err
 	}
-	if r.v.opts.Cluster != "" || r.clustersOnly {
+	if len(r.wantedClusters()) > 0 || r.clustersOnly {
 		return nil
 	}
 	roots, err := r.repo.KustomizationRoots()
@@ -239,6 +243,14 @@ func (r *run) buildClusters(entries []string, docs []layout.Document) {
 		}
 	}
 	r.clusters = slices.DeleteFunc(r.clusters, func(c *cluster) bool { return c == nil })
+}
+
+func (r *run) wantedClusters() []string {
+	wanted := slices.Clone(r.v.opts.Clusters)
+	if r.v.opts.Cluster != "" {
+		wanted = append(wanted, r.v.opts.Cluster)
+	}
+	return wanted
 }
 
 func clusterName(entry string, repo *layout.Repo) string {

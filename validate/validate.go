@@ -36,6 +36,8 @@ type Opts struct {
 	SkipChecks []string
 	// Cluster restricts validation to one cluster entry point (its folder name or path).
 	Cluster string
+	// Clusters restricts validation to these cluster entry points, with Cluster.
+	Clusters []string
 	// ChangedSince (a git revision) restricts validation to the clusters and kustomization roots
 	// that can read a file changed since that revision.
 	ChangedSince string

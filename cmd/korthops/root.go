@@ -52,6 +52,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newStatusCmd(c),
 		newImagesCmd(c),
 		newBuildCmd(c),
+		newDiffCmd(c),
 		newVersionCmd(c),
 	)
 	return root
