@@ -16,7 +16,7 @@ import (
 	"github.com/korthops/korthops/validate"
 )
 
-func commitAll(t *testing.T, dir, msg string) {
+func commitAll(t testing.TB, dir, msg string) {
 	t.Helper()
 	g, err := gogit.PlainOpen(dir)
 	if err == gogit.ErrRepositoryNotExists {
@@ -37,7 +37,7 @@ func commitAll(t *testing.T, dir, msg string) {
 	}
 }
 
-func edit(t *testing.T, dir, file, old, new string) {
+func edit(t testing.TB, dir, file, old, new string) {
 	t.Helper()
 	p := filepath.Join(dir, filepath.FromSlash(file))
 	data, err := os.ReadFile(p)

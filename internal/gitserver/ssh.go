@@ -157,4 +157,3 @@ func (s *SSHServer) session(ch ssh.Channel, requests <-chan *ssh.Request) {
 		return
 	}
 }
-
