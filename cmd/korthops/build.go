@@ -3,14 +3,16 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"os"
 
+	"github.com/korthops/korthops/layout"
 	"github.com/korthops/korthops/validate"
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 )
 
 func newBuildCmd(c *cli) *cobra.Command {
-	var cluster, kustomization string
+	var cluster, kustomization, ref string
 	var showSecrets bool
 	cmd := &cobra.Command{
 		Use:   "build --cluster NAME",
@@ -21,7 +23,22 @@ func newBuildCmd(c *cli) *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			rendered, err := v.Render(cmd.Context(), c.global.repo)
+			dir := c.global.repo
+			if ref != "" {
+				// The repository as it was at ref, from git's object store: the working tree is untouched.
+				repo, err := layout.Open(c.global.repo)
+				if err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				if dir, err = os.MkdirTemp("", "korthops-build-"); err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				defer os.RemoveAll(dir)
+				if err := repo.ExportRevision(ref, dir); err != nil {
+					return &exitError{code: 2, err: err}
+				}
+			}
+			rendered, err := v.Render(cmd.Context(), dir)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
@@ -55,6 +72,7 @@ func newBuildCmd(c *cli) *cobra.Command {
 	cmd.Flags().StringVar(&cluster, "cluster", "", "cluster to build")
 	cmd.Flags().StringVar(&kustomization, "kustomization", "", "only this Flux Kustomization (NAME or NAMESPACE/NAME)")
 	cmd.Flags().BoolVar(&showSecrets, "show-secrets", false, "print Secret data instead of redacting it")
+	cmd.Flags().StringVar(&ref, "ref", "", "build the repository as it was at this git revision (read from the object store)")
 	_ = cmd.MarkFlagRequired("cluster")
 	return cmd
 }

@@ -2,6 +2,10 @@ package main
 
 import (
 	"os"
+	"time"
+
+	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -173,6 +177,27 @@ func TestBuildCommand(t *testing.T) {
 	}
 	if code, _, _ := korthops(t, "-C", repo, "build", "--cluster", "x", "--kustomization", "nope"); code != 2 {
 		t.Errorf("unknown kustomization: exit %d", code)
+	}
+
+	// --ref builds the committed state, not the working tree.
+	g, err := gogit.PlainInit(repo, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, _ := g.Worktree()
+	if err := wt.AddWithOptions(&gogit.AddOptions{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wt.Commit("c", &gogit.CommitOptions{Author: &object.Signature{Name: "t", Email: "t@example.org", When: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(repo, "clusters", "x", "secret.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	_, head, _ := korthops(t, "-C", repo, "build", "--cluster", "x", "--kustomization", "flux-system")
+	_, atRef, _ := korthops(t, "-C", repo, "build", "--cluster", "x", "--kustomization", "flux-system", "--ref", "HEAD")
+	if strings.Contains(head, "kind: Secret") || !strings.Contains(atRef, "kind: Secret") {
+		t.Errorf("--ref HEAD did not build the committed tree")
 	}
 }
 
