@@ -7,6 +7,7 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/elliptic"
 	"errors"
 	"fmt"
 	"io"
@@ -303,6 +304,11 @@ func (o *Options) fluxOptions(repo *layout.Repo) (install.Options, sourcesecret.
 				return installOpts, secretOpts, sync.Options{}, fmt.Errorf("--private-key-file: %w", err)
 			}
 			secretOpts.Keypair = kp
+		} else {
+			// The agent's key stays on this machine: Flux gets a deploy key of its own, whose
+			// public half bootstrap prints for the git server.
+			secretOpts.PrivateKeyAlgorithm = sourcesecret.ECDSAPrivateKeyAlgorithm
+			secretOpts.ECDSACurve = elliptic.P384()
 		}
 		secretOpts.SSHHostname = u.Host
 	default:

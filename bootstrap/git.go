@@ -1,7 +1,12 @@
 package bootstrap
 
 import (
+	"context"
 	"fmt"
+	"strings"
+
+	"github.com/fluxcd/flux2/v2/pkg/manifestgen/sourcesecret"
+	corev1 "k8s.io/api/core/v1"
 	"net/url"
 	"os"
 
@@ -28,6 +33,11 @@ func (o *Options) bootstrapper(cl *clusterClient, log *logger) (*bootstrap.Plain
 	}
 	cleanup := func() { os.RemoveAll(dir) }
 	clientOpts := []gogit.ClientOption{gogit.WithDiskStorage()}
+	if u.Scheme == "ssh" && o.PrivateKeyFile == "" {
+		// No key: go-git asks the ssh-agent (SSH_AUTH_SOCK) and checks ~/.ssh/known_hosts, or the
+		// file SSH_KNOWN_HOSTS names (the CLI sets it from --known-hosts-file).
+		clientOpts = append(clientOpts, gogit.WithFallbackToDefaultKnownHosts())
+	}
 	if u.Scheme == "http" {
 		clientOpts = append(clientOpts, gogit.WithInsecureCredentialsOverHTTP())
 	}
@@ -45,6 +55,12 @@ func (o *Options) bootstrapper(cl *clusterClient, log *logger) (*bootstrap.Plain
 		bootstrap.WithCommitMessageAppendix("Bootstrapped by korthops for cluster "+o.Cluster+"."),
 		bootstrap.WithKubeconfig(flags, &runclient.Options{}),
 		bootstrap.WithLogger(log),
+		bootstrap.WithPostGenerateSecretFunc(func(_ context.Context, secret corev1.Secret, _ sourcesecret.Options) error {
+			if pub := secret.StringData[sourcesecret.PublicKeySecretKey]; pub != "" && o.PrivateKeyFile == "" {
+				log.Successf("Flux's deploy key, to add to the git server with read access: %s", strings.TrimSpace(pub))
+			}
+			return nil
+		}),
 	)
 	if err != nil {
 		cleanup()
@@ -80,7 +96,7 @@ func (o *Options) gitAuth(u *url.URL) (*git.AuthOptions, error) {
 			}
 			auth.Identity = pk
 		}
-		if o.KnownHostsFile != "" {
+		if o.KnownHostsFile != "" && o.PrivateKeyFile != "" {
 			kh, err := os.ReadFile(o.KnownHostsFile)
 			if err != nil {
 				return nil, fmt.Errorf("--known-hosts-file: %w", err)

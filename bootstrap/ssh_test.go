@@ -2,12 +2,15 @@ package bootstrap
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -70,4 +73,56 @@ func keys(m map[string][]byte) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// Without --private-key-file, bootstrap pushes with the ssh-agent's key and gives Flux a deploy
+// key of its own, printing its public half.
+func TestBootstrapOverSSHWithAgent(t *testing.T) {
+	f := newFixture(t)
+	sshd := f.git.ServeSSH(t)
+	pem, err := os.ReadFile(sshd.ClientKeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ssh.ParseRawPrivateKey(pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: key}); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); agent.ServeAgent(keyring, c) }()
+		}
+	}()
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	t.Setenv("SSH_KNOWN_HOSTS", sshd.KnownHostsFile)
+
+	o := f.options()
+	o.URL, o.Username, o.Password = sshd.URL("fleet.git"), "", ""
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatalf("bootstrap with the ssh-agent: %v\n%s", err, f.out.String())
+	}
+	if !strings.Contains(f.remoteFiles(t), "clusters/e2e/flux-system/gotk-sync.yaml") {
+		t.Error("nothing pushed with the agent's key")
+	}
+	secret := f.secretData(t, "flux-system", "flux-system")
+	if len(secret["identity"]) == 0 || string(secret["identity"]) == string(pem) {
+		t.Error("Flux did not get a deploy key of its own")
+	}
+	if !strings.Contains(f.out.String(), "deploy key") || !strings.Contains(f.out.String(), strings.TrimSpace(string(secret["identity.pub"]))) {
+		t.Errorf("the deploy key is not printed:\n%s", f.out.String())
+	}
 }

@@ -39,6 +39,10 @@ func newBootstrapCmd(c *cli) *cobra.Command {
 					return &exitError{code: 2, err: fmt.Errorf("--token-env %s: the variable is empty or not set", f.tokenEnv)}
 				}
 			}
+			if f.privateKeyFile == "" && f.knownHostsFile != "" {
+				// With the ssh-agent, go-git reads known hosts from the file this variable names.
+				os.Setenv("SSH_KNOWN_HOSTS", f.knownHostsFile)
+			}
 			return bootstrap.Run(cmd.Context(), bootstrap.Options{
 				RepoDir: c.global.repo, Cluster: f.cluster, URL: f.url, Branch: f.branch,
 				Username: f.username, Password: token, PrivateKeyFile: f.privateKeyFile, KnownHostsFile: f.knownHostsFile,
