@@ -31,6 +31,103 @@ type program struct {
 	ldflags                 []string
 	// replaces derives extra replace directives from the required module's go.mod.
 	replaces func(goMod []byte) []string
+	// copyModule builds the required module's own main package from a writable copy, after
+	// `go mod edit` with edits (Flux controllers replace ./api, which module zips lack).
+	copyModule bool
+	edits      [][]string
+	// install is a main package path built with `go install` at requireVersion.
+	install string
+}
+
+// Versions of the Flux controllers and kwok; the controllers match the embedded Flux bundle.
+const (
+	SourceControllerVersion    = "v1.9.5"
+	KustomizeControllerVersion = "v1.9.5"
+	KwokVersion                = "v0.8.0"
+)
+
+func sourceController() program {
+	return program{name: "source-controller", version: SourceControllerVersion, require: "github.com/fluxcd/source-controller",
+		requireVersion: SourceControllerVersion, copyModule: true, edits: [][]string{
+			{"-dropreplace", "github.com/fluxcd/source-controller/api"},
+			// The proxy refuses pkg/artifact v0.18.3; v0.18.0 has the same API.
+			{"-replace", "github.com/fluxcd/pkg/artifact=github.com/fluxcd/pkg/artifact@v0.18.0"},
+		}}
+}
+
+func kustomizeController() program {
+	return program{name: "kustomize-controller", version: KustomizeControllerVersion, require: "github.com/fluxcd/kustomize-controller",
+		requireVersion: KustomizeControllerVersion, copyModule: true, edits: [][]string{
+			{"-dropreplace", "github.com/fluxcd/kustomize-controller/api"},
+		}}
+}
+
+func kwok() program {
+	return program{name: "kwok", version: KwokVersion, require: "sigs.k8s.io/kwok", requireVersion: KwokVersion, install: "sigs.k8s.io/kwok/cmd/kwok"}
+}
+
+func buildModuleCopy(p program, out string) error {
+	src, err := moduleDir(p.require, p.requireVersion)
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "korthops-build-"+p.name+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	if out, err := exec.Command("cp", "-R", src+"/.", work).CombinedOutput(); err != nil {
+		return fmt.Errorf("copy %s: %v\n%s", src, err, out)
+	}
+	if out, err := exec.Command("chmod", "-R", "u+w", work).CombinedOutput(); err != nil {
+		return fmt.Errorf("chmod: %v\n%s", err, out)
+	}
+	for _, e := range p.edits {
+		if err := goCmd(work, append([]string{"mod", "edit"}, e...)...); err != nil {
+			return err
+		}
+	}
+	// No `go mod tidy`: it would resolve the controllers' test dependencies, some of which the
+	// proxy refuses; -mod=mod resolves what the build needs.
+	tmp := out + ".tmp"
+	if err := goCmd(work, "build", "-trimpath", "-ldflags", "-s -w", "-o", tmp, "."); err != nil {
+		return err
+	}
+	return os.Rename(tmp, out)
+}
+
+func buildInstall(p program, out string) error {
+	gobin, err := os.MkdirTemp(filepath.Dir(out), ".install-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(gobin)
+	cmd := exec.Command("go", "install", "-trimpath", "-ldflags", "-s -w", p.install+"@"+p.requireVersion)
+	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "GOWORK=off", "GOFLAGS=", "GOTOOLCHAIN=local")
+	if o, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go install %s@%s: %w\n%s", p.install, p.requireVersion, err, o)
+	}
+	return os.Rename(filepath.Join(gobin, filepath.Base(p.install)), out)
+}
+
+// ModuleDir is where the Go module cache holds module@version (downloading it if needed).
+func ModuleDir(module, version string) (string, error) { return moduleDir(module, version) }
+
+func moduleDir(module, version string) (string, error) {
+	cmd := exec.Command("go", "mod", "download", "-json", module+"@"+version)
+	cmd.Env = goEnv()
+	data, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go mod download %s@%s: %w", module, version, err)
+	}
+	var info struct{ Dir, Error string }
+	if err := json.Unmarshal(data, &info); err != nil {
+		return "", err
+	}
+	if info.Error != "" {
+		return "", fmt.Errorf("go mod download %s@%s: %s", module, version, info.Error)
+	}
+	return info.Dir, nil
 }
 
 func apiServer() program {
@@ -58,6 +155,24 @@ func main() { os.Exit(cli.Run(app.NewAPIServerCommand())) }
 		ldflags:  ldflags,
 		replaces: stagingReplaces("v0." + strings.Join(minor[1:], ".")),
 	}
+}
+
+// kubeProgram is another command of k8s.io/kubernetes, built from the same wrapper as the API server.
+func kubeProgram(name, importPath, constructor string) program {
+	p := apiServer()
+	p.name = name
+	p.main = fmt.Sprintf(`package main
+
+import (
+	"os"
+
+	"k8s.io/component-base/cli"
+	"%s"
+)
+
+func main() { os.Exit(cli.Run(app.%s())) }
+`, importPath, constructor)
+	return p
 }
 
 func etcd() program {
@@ -105,11 +220,24 @@ func CacheDir() (string, error) {
 // BinaryDir builds kube-apiserver and etcd if they are not cached yet and returns a folder that
 // holds both, as envtest expects. Concurrent test processes wait for one another's build.
 func BinaryDir() (string, error) {
+	return buildAll("bin-"+KubernetesVersion+"-etcd-"+EtcdVersion, apiServer(), etcd())
+}
+
+// SystemBinaryDir builds what makes workloads and Flux run against the API server:
+// kube-controller-manager, kube-scheduler, kwok, source-controller and kustomize-controller.
+func SystemBinaryDir() (string, error) {
+	return buildAll("system-"+KubernetesVersion+"-kwok-"+KwokVersion+"-flux-"+SourceControllerVersion+"-"+KustomizeControllerVersion,
+		kubeProgram("kube-controller-manager", "k8s.io/kubernetes/cmd/kube-controller-manager/app", "NewControllerManagerCommand"),
+		kubeProgram("kube-scheduler", "k8s.io/kubernetes/cmd/kube-scheduler/app", "NewSchedulerCommand"),
+		kwok(), sourceController(), kustomizeController())
+}
+
+func buildAll(name string, programs ...program) (string, error) {
 	cache, err := CacheDir()
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(cache, "bin-"+KubernetesVersion+"-etcd-"+EtcdVersion)
+	dir := filepath.Join(cache, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
@@ -118,7 +246,7 @@ func BinaryDir() (string, error) {
 		return "", err
 	}
 	defer unlock()
-	for _, p := range []program{apiServer(), etcd()} {
+	for _, p := range programs {
 		if err := build(p, filepath.Join(dir, p.name)); err != nil {
 			return "", fmt.Errorf("build %s %s: %w", p.name, p.version, err)
 		}
@@ -129,6 +257,12 @@ func BinaryDir() (string, error) {
 func build(p program, out string) error {
 	if _, err := os.Stat(out); err == nil {
 		return nil
+	}
+	if p.copyModule {
+		return buildModuleCopy(p, out)
+	}
+	if p.install != "" {
+		return buildInstall(p, out)
 	}
 	work, err := os.MkdirTemp("", "korthops-build-"+p.name+"-")
 	if err != nil {
@@ -185,7 +319,7 @@ func goCmd(dir string, args ...string) error {
 	cmd.Env = goEnv()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, lastLines(string(out), 20))
 	}
 	return nil
 }
