@@ -165,7 +165,7 @@ func objects(r *validate.Rendered) (map[string]entry, error) {
 		for _, o := range ks.Objects {
 			m := o.Map
 			if o.Kind == "Secret" && o.APIVersion == "v1" {
-				m = redact(m)
+				m = validate.RedactSecret(m)
 			}
 			// Marshalling a map sorts its keys: a reordered map is no change.
 			data, err := yaml.Marshal(m)
@@ -184,23 +184,6 @@ func objects(r *validate.Rendered) (map[string]entry, error) {
 		}
 	}
 	return out, nil
-}
-
-func redact(m map[string]any) map[string]any {
-	out := map[string]any{}
-	for k, v := range m {
-		out[k] = v
-	}
-	for _, field := range []string{"data", "stringData"} {
-		if d, ok := m[field].(map[string]any); ok {
-			red := map[string]any{}
-			for k := range d {
-				red[k] = "**redacted**"
-			}
-			out[field] = red
-		}
-	}
-	return out
 }
 
 func compare(name string, base, head *validate.Rendered) (Cluster, error) {

@@ -120,3 +120,22 @@ func dependencyOrder(kss []*object) []*object {
 	}
 	return slices.Clip(out)
 }
+
+// RedactSecret returns a copy of a Secret manifest with every data and stringData value replaced,
+// for output that must never show secret values.
+func RedactSecret(obj map[string]any) map[string]any {
+	out := make(map[string]any, len(obj))
+	for k, v := range obj {
+		out[k] = v
+	}
+	for _, field := range []string{"data", "stringData"} {
+		if m, ok := obj[field].(map[string]any); ok {
+			red := make(map[string]any, len(m))
+			for k := range m {
+				red[k] = "**redacted**"
+			}
+			out[field] = red
+		}
+	}
+	return out
+}

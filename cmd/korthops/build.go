@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 
@@ -52,7 +51,7 @@ func newBuildCmd(c *cli) *cobra.Command {
 					for _, o := range ks.Objects {
 						data := o.YAML
 						if o.Kind == "Secret" && o.APIVersion == "v1" && !showSecrets {
-							if data, err = redactSecret(o.Map); err != nil {
+							if data, err = yaml.Marshal(validate.RedactSecret(o.Map)); err != nil {
 								return err
 							}
 						}
@@ -75,23 +74,4 @@ func newBuildCmd(c *cli) *cobra.Command {
 	cmd.Flags().StringVar(&ref, "ref", "", "build the repository as it was at this git revision (read from the object store)")
 	_ = cmd.MarkFlagRequired("cluster")
 	return cmd
-}
-
-// redactSecret replaces every value of a Secret's data and stringData.
-func redactSecret(obj map[string]any) ([]byte, error) {
-	out := map[string]any{}
-	for k, v := range obj {
-		out[k] = v
-	}
-	for _, field := range []string{"data", "stringData"} {
-		if m, ok := obj[field].(map[string]any); ok {
-			red := map[string]any{}
-			for k := range m {
-				red[k] = "**redacted**"
-			}
-			out[field] = red
-		}
-	}
-	data, err := yaml.Marshal(out)
-	return bytes.TrimLeft(data, "\n"), err
 }

@@ -6,13 +6,14 @@ package kube
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/korthops/korthops/internal/gomod"
 )
 
 // Versions of the servers the harness builds.
@@ -114,20 +115,8 @@ func buildInstall(p program, out string) error {
 func ModuleDir(module, version string) (string, error) { return moduleDir(module, version) }
 
 func moduleDir(module, version string) (string, error) {
-	cmd := exec.Command("go", "mod", "download", "-json", module+"@"+version)
-	cmd.Env = goEnv()
-	data, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("go mod download %s@%s: %w", module, version, err)
-	}
-	var info struct{ Dir, Error string }
-	if err := json.Unmarshal(data, &info); err != nil {
-		return "", err
-	}
-	if info.Error != "" {
-		return "", fmt.Errorf("go mod download %s@%s: %s", module, version, info.Error)
-	}
-	return info.Dir, nil
+	m, err := gomod.Download(module, version)
+	return m.Dir, err
 }
 
 func apiServer() program {
@@ -297,20 +286,11 @@ func build(p program, out string) error {
 }
 
 func downloadGoMod(module, version string) ([]byte, error) {
-	cmd := exec.Command("go", "mod", "download", "-json", module+"@"+version)
-	cmd.Env = goEnv()
-	data, err := cmd.Output()
+	m, err := gomod.Download(module, version)
 	if err != nil {
-		return nil, fmt.Errorf("go mod download %s@%s: %w", module, version, err)
-	}
-	var info struct{ GoMod, Error string }
-	if err := json.Unmarshal(data, &info); err != nil {
 		return nil, err
 	}
-	if info.Error != "" {
-		return nil, fmt.Errorf("go mod download %s@%s: %s", module, version, info.Error)
-	}
-	return os.ReadFile(info.GoMod)
+	return os.ReadFile(m.GoMod)
 }
 
 func goCmd(dir string, args ...string) error {

@@ -7,15 +7,14 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
+	"github.com/korthops/korthops/internal/gomod"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
@@ -136,18 +135,6 @@ func build(fs filesys.FileSystem, dir string) ([]byte, error) {
 }
 
 func moduleDir(module, version string) (string, error) {
-	cmd := exec.Command("go", "mod", "download", "-json", module+"@"+version)
-	cmd.Stderr = os.Stderr
-	data, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("go mod download %s@%s: %w", module, version, err)
-	}
-	var info struct{ Dir, Error string }
-	if err := json.Unmarshal(data, &info); err != nil {
-		return "", err
-	}
-	if info.Error != "" {
-		return "", fmt.Errorf("go mod download %s@%s: %s", module, version, info.Error)
-	}
-	return info.Dir, nil
+	m, err := gomod.Download(module, version)
+	return m.Dir, err
 }

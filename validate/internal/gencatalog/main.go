@@ -15,13 +15,13 @@ import (
 	"io/fs"
 	"log"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/korthops/korthops/internal/gomod"
 	"github.com/korthops/korthops/validate/internal/schemaconv"
 )
 
@@ -118,20 +118,8 @@ func main() {
 }
 
 func moduleDir(module, version string) (string, error) {
-	cmd := exec.Command("go", "mod", "download", "-json", module+"@"+version)
-	cmd.Stderr = os.Stderr
-	data, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("go mod download %s@%s: %w", module, version, err)
-	}
-	var info struct{ Dir, Error string }
-	if err := json.Unmarshal(data, &info); err != nil {
-		return "", err
-	}
-	if info.Error != "" {
-		return "", fmt.Errorf("go mod download %s@%s: %s", module, version, info.Error)
-	}
-	return info.Dir, nil
+	m, err := gomod.Download(module, version)
+	return m.Dir, err
 }
 
 // index lists what the archive holds, so korthops can answer `schemas list` and resolve versions
