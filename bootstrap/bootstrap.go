@@ -169,7 +169,15 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
-	if err := b.ReconcileSourceSecret(ctx, secretOpts); err != nil {
+	if secretOpts.Keypair != nil && o.KnownHostsFile != "" {
+		knownHosts, err := os.ReadFile(o.KnownHostsFile)
+		if err != nil {
+			return fmt.Errorf("--known-hosts-file: %w", err)
+		}
+		if err := cl.reconcileSSHSecret(ctx, log, secretOpts, knownHosts); err != nil {
+			return err
+		}
+	} else if err := b.ReconcileSourceSecret(ctx, secretOpts); err != nil {
 		return err
 	}
 	if err := cl.reconcileAppSecrets(ctx, log); err != nil {

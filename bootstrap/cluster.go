@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fluxcd/flux2/v2/pkg/manifestgen/sourcesecret"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
@@ -202,4 +204,45 @@ func (c *clusterClient) reportKustomizations(ctx context.Context, log *logger) {
 			log.Waitingf("Kustomization %s/%s: %s", k.Namespace, k.Name, cond.Message)
 		}
 	}
+}
+
+// reconcileSSHSecret writes the git credentials Secret for an SSH remote from the given key pair
+// and the verified known_hosts file, instead of the host key flux2 would scan unverified; it only
+// writes when the content differs, so a re-run changes nothing.
+func (c *clusterClient) reconcileSSHSecret(ctx context.Context, log *logger, opts sourcesecret.Options, knownHosts []byte) error {
+	data := map[string][]byte{
+		sourcesecret.PrivateKeySecretKey: opts.Keypair.PrivateKey,
+		sourcesecret.PublicKeySecretKey:  opts.Keypair.PublicKey,
+		sourcesecret.KnownHostsSecretKey: knownHosts,
+	}
+	if opts.Password != "" {
+		data["password"] = []byte(opts.Password)
+	}
+	var existing corev1.Secret
+	err := c.kube.Get(ctx, client.ObjectKey{Namespace: opts.Namespace, Name: opts.Name}, &existing)
+	switch {
+	case apierrors.IsNotFound(err):
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: opts.Namespace, Name: opts.Name}, Data: data}
+		if err := c.kube.Create(ctx, secret); err != nil {
+			return fmt.Errorf("create secret %s/%s: %w", opts.Namespace, opts.Name, err)
+		}
+		log.Successf("created git credentials secret %s/%s (SSH key, known_hosts from --known-hosts-file)", opts.Namespace, opts.Name)
+		return nil
+	case err != nil:
+		return err
+	}
+	same := len(existing.Data) == len(data)
+	for k, v := range data {
+		same = same && bytes.Equal(existing.Data[k], v)
+	}
+	if same {
+		log.Successf("git credentials secret %s/%s is up to date", opts.Namespace, opts.Name)
+		return nil
+	}
+	existing.Data = data
+	if err := c.kube.Update(ctx, &existing); err != nil {
+		return fmt.Errorf("update secret %s/%s: %w", opts.Namespace, opts.Name, err)
+	}
+	log.Successf("updated git credentials secret %s/%s", opts.Namespace, opts.Name)
+	return nil
 }

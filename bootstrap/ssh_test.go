@@ -59,8 +59,23 @@ func TestBootstrapOverSSH(t *testing.T) {
 	}
 	secret := f.secretData(t, "flux-system", "flux-system")
 	key, _ := os.ReadFile(sshd.ClientKeyFile)
-	if string(secret["identity"]) != string(key) || len(secret["known_hosts"]) == 0 {
-		t.Errorf("SSH credentials secret has keys %v", keys(secret))
+	known, _ := os.ReadFile(sshd.KnownHostsFile)
+	if string(secret["identity"]) != string(key) || string(secret["known_hosts"]) != string(known) {
+		t.Errorf("SSH credentials secret has keys %v; known_hosts must be the verified file", keys(secret))
+	}
+	// A second run over SSH changes nothing either.
+	head, rvs := f.remoteHead(t), f.versions(t)
+	if err := Run(ctx, o); err != nil {
+		t.Fatalf("second bootstrap over SSH: %v", err)
+	}
+	after := f.versions(t)
+	for k, v := range rvs {
+		if after[k] != v {
+			t.Errorf("second bootstrap over SSH changed %s", k)
+		}
+	}
+	if f.remoteHead(t) != head {
+		t.Error("second bootstrap over SSH made a commit")
 	}
 	if strings.Contains(f.out.String(), "PRIVATE KEY") || strings.Contains(f.history(t), "PRIVATE KEY") {
 		t.Error("the private key appears in the output or in git")
