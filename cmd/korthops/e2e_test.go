@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 )
@@ -174,20 +175,24 @@ func readyKS(kc client.Client, name string) (*kustomizev1.Kustomization, error) 
 	return &ks, nil
 }
 
-// reconcileNow asks a Flux object to reconcile, as `flux reconcile` does.
+// reconcileNow asks a Flux object to reconcile, as `flux reconcile` does, retrying when the
+// controllers updated the object meanwhile.
 func reconcileNow(t *testing.T, kc client.Client, obj client.Object) {
 	t.Helper()
 	ctx := context.Background()
-	if err := kc.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-		t.Fatal(err)
-	}
-	ann := obj.GetAnnotations()
-	if ann == nil {
-		ann = map[string]string{}
-	}
-	ann[meta.ReconcileRequestAnnotation] = time.Now().Format(time.RFC3339Nano)
-	obj.SetAnnotations(ann)
-	if err := kc.Update(ctx, obj); err != nil {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := kc.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		ann := obj.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[meta.ReconcileRequestAnnotation] = time.Now().Format(time.RFC3339Nano)
+		obj.SetAnnotations(ann)
+		return kc.Update(ctx, obj)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }
@@ -358,8 +363,15 @@ func gitOpsLoop(t *testing.T, ingress string) {
 	if err := kc.Delete(ctx, &corev1.Service{ObjectMeta: deploy.ObjectMeta}); err != nil {
 		t.Fatal(err)
 	}
-	deploy.Spec.Template.Spec.Containers[0].Image = "example.org/tampered:1"
-	if err := kc.Update(ctx, &deploy); err != nil {
+	// The controllers update the Deployment's status meanwhile: retry on conflict.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var d appsv1.Deployment
+		if err := kc.Get(ctx, client.ObjectKey{Namespace: "orthanc", Name: "orthanc"}, &d); err != nil {
+			return err
+		}
+		d.Spec.Template.Spec.Containers[0].Image = "example.org/tampered:1"
+		return kc.Update(ctx, &d)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	reconcileNow(t, kc, &kustomizev1.Kustomization{ObjectMeta: kss["apps"].ObjectMeta})
