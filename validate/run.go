@@ -88,6 +88,7 @@ type run struct {
 	objects      []*object
 	findings     []Finding
 	reachedRoots map[string]bool
+	cache        *buildCache
 	// clustersOnly skips the kustomization roots no cluster reaches (rendering, not validating).
 	clustersOnly bool
 	// changed are the files changed since Opts.ChangedSince; deps tells what each build reads.
@@ -102,6 +103,9 @@ type run struct {
 
 func newRun(ctx context.Context, v *Validator, repo *layout.Repo) (*run, error) {
 	r := &run{ctx: ctx, v: v, repo: repo, sources: newSourceIndex(repo), reachedRoots: map[string]bool{}}
+	if !v.noBuildCache {
+		r.cache = newBuildCache()
+	}
 	if g, err := git.PlainOpenWithOptions(repo.Root(), &git.PlainOpenOptions{DetectDotGit: true}); err == nil {
 		if remote, err := g.Remote("origin"); err == nil {
 			r.originURLs = remote.Config().URLs
@@ -355,14 +359,10 @@ func (r *run) buildFlux(c *cluster, ks *object) []*object {
 		vars = r.substituteVars(c, ks, postBuild)
 	}
 	var out []*object
-	for _, res := range resources {
-		o, err := r.newObject(res, dir, c.name, via)
-		if err != nil {
-			r.add(ks.finding(CheckBuild, nil, err.Error()))
-			continue
-		}
+	for _, b := range resources {
+		o := r.newObject(b, dir, c.name, via)
 		if hasPostBuild {
-			r.substitute(o, res, vars)
+			r.substitute(o, b.res, vars)
 		}
 		out = append(out, o)
 	}
@@ -370,8 +370,9 @@ func (r *run) buildFlux(c *cluster, ks *object) []*object {
 }
 
 // kustomize builds dir with the generated kustomization in memory, so the working tree is never
-// written, and records every kustomization root the build reads.
-func (r *run) kustomize(dir, kfile string, manifest []byte) ([]*resource.Resource, error) {
+// written, and records every kustomization root the build reads. Builds of the same kustomization
+// over the same files are made once per run (buildCache).
+func (r *run) kustomize(dir, kfile string, manifest []byte) ([]builtResource, error) {
 	manifest, err := withOriginAnnotations(manifest)
 	if err != nil {
 		return nil, err
@@ -390,23 +391,36 @@ func (r *run) kustomize(dir, kfile string, manifest []byte) ([]*resource.Resourc
 	if err := mem.WriteFile(kfile, manifest); err != nil {
 		return nil, err
 	}
-	var resMap resmap.ResMap
 	if bytes.Contains(manifest, []byte("openapi:")) {
 		// A custom openapi schema changes kyaml's global state: Flux's Build resets it around
-		// every build, which costs ~60 ms, so korthops pays it only where it matters, alone.
+		// every build, which costs ~60 ms, so korthops pays it only where it matters, alone, and
+		// does not cache what depends on global state.
 		r.v.openapiMu.Lock()
-		resMap, err = fluxkustomize.Build(mem, dir)
+		resMap, err := fluxkustomize.Build(mem, dir)
 		_ = openapi.Schema()
 		r.v.openapiMu.Unlock()
-	} else {
-		r.v.openapiMu.RLock()
-		resMap, err = buildKustomization(mem, dir)
-		r.v.openapiMu.RUnlock()
+		if err != nil {
+			return nil, err
+		}
+		return describeAll(resMap.Resources())
 	}
+	key := string(manifest)
+	if hit := r.cache.lookup(key, mem, dir); hit != nil {
+		return hit.resources, nil
+	}
+	trace := &tracingFS{FileSystem: mem, dir: dir}
+	r.v.openapiMu.RLock()
+	resMap, err := buildKustomization(trace, dir)
+	r.v.openapiMu.RUnlock()
 	if err != nil {
 		return nil, err
 	}
-	return resMap.Resources(), nil
+	built, err := describeAll(resMap.Resources())
+	if err != nil {
+		return nil, err
+	}
+	r.cache.store(key, trace, built)
+	return built, nil
 }
 
 // buildKustomization runs kustomize with the options kustomize-controller uses (no load
@@ -435,15 +449,10 @@ func (r *run) buildPlain(root string) {
 	}
 	manifest, err := readFile(kfile)
 	if err == nil {
-		var resources []*resource.Resource
+		var resources []builtResource
 		resources, err = r.kustomize(dir, kfile, manifest)
-		for _, res := range resources {
-			o, oerr := r.newObject(res, dir, "", "")
-			if oerr != nil {
-				err = oerr
-				break
-			}
-			r.objects = append(r.objects, o)
+		for _, b := range resources {
+			r.objects = append(r.objects, r.newObject(b, dir, "", ""))
 		}
 	}
 	if err != nil {
@@ -467,52 +476,74 @@ func withOriginAnnotations(manifest []byte) ([]byte, error) {
 	return yaml.Marshal(k)
 }
 
-func (r *run) newObject(res *resource.Resource, buildDir, clusterName, via string) (*object, error) {
-	file := r.repo.Rel(buildDir)
+// builtResource is one resource out of kustomize, independent of where the build ran, so a cached
+// build serves every folder it replays in. It is shared: read it, never change it.
+type builtResource struct {
+	res *resource.Resource // origin annotation removed
+	// origin is the source file relative to the build folder; empty means the kustomization.
+	origin                            string
+	yaml                              []byte
+	u                                 map[string]any
+	apiVersion, kind, namespace, name string
+	ignore                            []string
+}
+
+func describeAll(resources []*resource.Resource) ([]builtResource, error) {
+	out := make([]builtResource, len(resources))
+	for i, res := range resources {
+		var err error
+		if out[i], err = describe(res); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// describe reads what korthops needs of a resource: kubeconform reads the YAML as the API server's
+// decoder would; the checks read a map decoded straight from the node, without another
+// serialisation.
+func describe(res *resource.Resource) (builtResource, error) {
+	var b builtResource
 	if origin, err := res.GetOrigin(); err == nil && origin != nil {
 		switch {
 		case origin.Path != "" && origin.Repo == "":
-			file = r.repo.Rel(filepath.Join(buildDir, filepath.FromSlash(origin.Path)))
+			b.origin = origin.Path
 		case origin.ConfiguredIn != "":
-			file = r.repo.Rel(filepath.Join(buildDir, filepath.FromSlash(origin.ConfiguredIn)))
+			b.origin = origin.ConfiguredIn
 		}
 	}
 	ann := res.GetAnnotations()
 	if _, ok := ann[originAnnotation]; ok {
 		delete(ann, originAnnotation)
 		if err := res.SetAnnotations(ann); err != nil {
-			return nil, err
+			return b, err
 		}
 	}
-	o := &object{file: file, cluster: clusterName, via: via, r: r}
-	if err := o.set(res); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	return o, nil
-}
-
-// set (re)reads the object's fields from a kustomize resource.
-func (o *object) set(res *resource.Resource) error {
-	// kubeconform reads the YAML as the API server's decoder would; the checks read a map decoded
-	// straight from the node, without another serialisation.
 	data, err := res.AsYAML()
 	if err != nil {
-		return err
+		return b, fmt.Errorf("%s: %w", b.origin, err)
 	}
-	var m map[string]any
-	if err := res.Document().Decode(&m); err != nil {
-		return err
+	if err := res.Document().Decode(&b.u); err != nil {
+		return b, fmt.Errorf("%s: %w", b.origin, err)
 	}
-	o.u, o.yaml = m, data
-	o.apiVersion, o.kind = res.GetApiVersion(), res.GetKind()
-	o.namespace, o.name = res.GetNamespace(), res.GetName()
-	o.ignore = nil
-	for _, id := range strings.Split(res.GetAnnotations()[IgnoreAnnotation], ",") {
+	b.res, b.yaml = res, data
+	b.apiVersion, b.kind = res.GetApiVersion(), res.GetKind()
+	b.namespace, b.name = res.GetNamespace(), res.GetName()
+	for _, id := range strings.Split(ann[IgnoreAnnotation], ",") {
 		if id = strings.TrimSpace(id); id != "" {
-			o.ignore = append(o.ignore, id)
+			b.ignore = append(b.ignore, id)
 		}
 	}
-	return nil
+	return b, nil
+}
+
+// newObject places a built resource in the repository and the cluster.
+func (r *run) newObject(b builtResource, buildDir, clusterName, via string) *object {
+	file := r.repo.Rel(filepath.Join(buildDir, filepath.FromSlash(b.origin)))
+	return &object{
+		u: b.u, yaml: b.yaml, apiVersion: b.apiVersion, kind: b.kind, namespace: b.namespace, name: b.name,
+		ignore: b.ignore, file: file, cluster: clusterName, via: via, r: r,
+	}
 }
 
 // sourceIsLocal resolves spec.sourceRef: the bootstrap GitRepository flux-system and any
@@ -650,7 +681,7 @@ func (r *run) substitute(o *object, res *resource.Resource, vars map[string]stri
 			}
 		}
 		// Carry on with what Flux would apply.
-		if out, err = subst(res, vars, false); err != nil {
+		if out, err = subst(res.DeepCopy(), vars, false); err != nil {
 			r.add(o.finding(CheckUnresolvedVar, nil, fmt.Sprintf("postBuild substitution: %v", err)))
 			return
 		}
@@ -658,9 +689,12 @@ func (r *run) substitute(o *object, res *resource.Resource, vars map[string]stri
 	if out == nil {
 		return // substitution disabled for this resource
 	}
-	if err := o.set(out); err != nil {
+	b, err := describe(out)
+	if err != nil {
 		r.add(o.finding(CheckUnresolvedVar, nil, err.Error()))
+		return
 	}
+	o.u, o.yaml, o.apiVersion, o.kind, o.namespace, o.name, o.ignore = b.u, b.yaml, b.apiVersion, b.kind, b.namespace, b.name, b.ignore
 }
 
 func anyMap(m map[string]string) map[string]any {
