@@ -15,8 +15,10 @@ import (
 )
 
 // benchRepository writes a korthops repository with n clusters: init + n × cluster add, cycling
-// through providers and ingresses like a real fleet.
-func benchRepository(b *testing.B, n int) string {
+// through providers and ingresses like a real fleet. With distinct, every cluster has its own
+// storage class and replica count, so no two clusters share an overlay: the worst case for the
+// build cache.
+func benchRepository(b *testing.B, n int, distinct bool) string {
 	b.Helper()
 	dir := filepath.Join(b.TempDir(), "repo")
 	repo, _, err := layout.Init(dir)
@@ -31,6 +33,9 @@ func benchRepository(b *testing.B, n int) string {
 			Ingress:  ingresses[(i/len(providers))%len(ingresses)],
 			Domain:   fmt.Sprintf("site-%03d.pacs.example.org", i),
 		}
+		if distinct {
+			s.StorageClass, s.Replicas = fmt.Sprintf("storage-%03d", i), 1+i%5
+		}
 		if _, err := repo.AddCluster(s, layout.AddOptions{}); err != nil {
 			b.Fatal(err)
 		}
@@ -39,16 +44,21 @@ func benchRepository(b *testing.B, n int) string {
 }
 
 // BenchmarkValidate compares, in one run, korthops validate on generated repositories of 10, 50
-// and 100 clusters with a build-only pass and with the classic per-root loop
-// `kustomize build DIR | kubeconform -strict` using the same schemas. Reproduce with:
+// and 100 clusters (and 100 clusters that share no overlay) with a build-only pass and with the
+// classic per-root loop `kustomize build DIR | kubeconform -strict` using the same schemas.
+// Reproduce with:
 //
 //	go test ./validate -run '^$' -bench Validate -benchtime 3x -timeout 60m
 func BenchmarkValidate(b *testing.B) {
 	// As the korthops command does (cmd/korthops/main.go).
 	defer debug.SetGCPercent(debug.SetGCPercent(300))
-	for _, n := range []int{10, 50, 100} {
-		dir := benchRepository(b, n)
-		b.Run(fmt.Sprintf("clusters=%d/korthops", n), func(b *testing.B) {
+	for _, fleet := range []struct {
+		name     string
+		n        int
+		distinct bool
+	}{{"10", 10, false}, {"50", 50, false}, {"100", 100, false}, {"100-distinct", 100, true}} {
+		dir := benchRepository(b, fleet.n, fleet.distinct)
+		b.Run(fmt.Sprintf("clusters=%s/korthops", fleet.name), func(b *testing.B) {
 			v := newValidator(b, Opts{})
 			resetPeakRSS()
 			var rep *Report
@@ -61,7 +71,7 @@ func BenchmarkValidate(b *testing.B) {
 			b.ReportMetric(float64(rep.Resources), "resources")
 			b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
 		})
-		b.Run(fmt.Sprintf("clusters=%d/build-only", n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("clusters=%s/build-only", fleet.name), func(b *testing.B) {
 			v := newValidator(b, Opts{})
 			v.buildOnly = true
 			for b.Loop() {
@@ -70,7 +80,7 @@ func BenchmarkValidate(b *testing.B) {
 				}
 			}
 		})
-		b.Run(fmt.Sprintf("clusters=%d/baseline", n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("clusters=%s/baseline", fleet.name), func(b *testing.B) {
 			kustomize, kubeconform := baselineTools(b)
 			schemas := b.TempDir()
 			if err := ExportSchemas(schemas); err != nil {

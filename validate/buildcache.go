@@ -18,6 +18,8 @@ import (
 type buildCache struct {
 	mu      sync.Mutex
 	entries map[string][]*cachedBuild // by generated kustomization
+	// answers holds each distinct answer once: every build of a fleet reads the same bases.
+	answers map[string]string
 	hits    int
 }
 
@@ -49,7 +51,7 @@ type fsQuery struct {
 }
 
 func newBuildCache() *buildCache {
-	return &buildCache{entries: map[string][]*cachedBuild{}}
+	return &buildCache{entries: map[string][]*cachedBuild{}, answers: map[string]string{}}
 }
 
 // lookup returns an earlier build of the same kustomization whose queries fs, from dir, answers
@@ -79,9 +81,17 @@ func (c *buildCache) store(key string, t *tracingFS, resources []builtResource) 
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries[key]) < maxCandidates {
-		c.entries[key] = append(c.entries[key], &cachedBuild{queries: t.queries, resources: resources})
+	if len(c.entries[key]) >= maxCandidates {
+		return
 	}
+	for i, q := range t.queries {
+		if a, ok := c.answers[q.answer]; ok {
+			t.queries[i].answer = a
+		} else {
+			c.answers[q.answer] = q.answer
+		}
+	}
+	c.entries[key] = append(c.entries[key], &cachedBuild{queries: t.queries, resources: resources})
 }
 
 func replays(queries []fsQuery, fs kustfs.FileSystem, dir string) bool {

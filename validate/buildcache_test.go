@@ -44,7 +44,7 @@ func outcome(t *testing.T, v *Validator, dir string) (*Report, []string, int) {
 	}
 	var objects []string
 	for _, o := range r.objects {
-		objects = append(objects, fmt.Sprintf("%s|%s|%s|%s|%v\n%s", o.cluster, o.via, o.file, o.id(), o.ignore, o.yaml))
+		objects = append(objects, fmt.Sprintf("%s|%s|%s|%s|%v\n%s", o.cluster, o.via, o.file, o.id(), o.ignore, o.json))
 	}
 	slices.Sort(objects)
 	hits := 0

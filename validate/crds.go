@@ -30,7 +30,7 @@ func (r *run) repositoryCRDLocations(dir string) ([]string, error) {
 		if o.kind != "CustomResourceDefinition" || o.group() != "apiextensions.k8s.io" {
 			continue
 		}
-		schemas, err := schemaconv.CRDs(o.yaml, r.v.objectMeta)
+		schemas, err := schemaconv.CRDs(o.json, r.v.objectMeta)
 		if err != nil {
 			r.add(o.finding(CheckSchema, nil, fmt.Sprintf("convert CRD to a schema: %v", err)))
 			continue

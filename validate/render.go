@@ -2,9 +2,11 @@ package validate
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/korthops/korthops/layout"
+	"sigs.k8s.io/yaml"
 )
 
 // Object is one manifest of a rendered cluster.
@@ -77,8 +79,12 @@ func (v *Validator) RenderReport(ctx context.Context, dir string) (*RenderReport
 		}
 		byVia := map[string][]Object{}
 		for _, o := range c.objects {
+			data, err := yaml.JSONToYAML(o.json)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", o.file, o.id(), err)
+			}
 			byVia[o.via] = append(byVia[o.via], Object{APIVersion: o.apiVersion, Kind: o.kind, Namespace: o.namespace,
-				Name: o.name, File: o.file, YAML: o.yaml, Map: o.u})
+				Name: o.name, File: o.file, YAML: data, Map: o.u})
 		}
 		for _, ks := range dependencyOrder(c.kustomizations) {
 			key := ks.namespace + "/" + ks.name

@@ -32,8 +32,10 @@ const originAnnotation = "config.kubernetes.io/origin"
 
 // object is one built resource, with where it came from.
 type object struct {
-	u          map[string]any
-	yaml       []byte
+	u map[string]any
+	// json is the manifest as kustomize-controller sends it to the API server; kubeconform reads
+	// it as YAML, of which JSON is a part.
+	json       []byte
 	apiVersion string
 	kind       string
 	namespace  string
@@ -479,10 +481,11 @@ func withOriginAnnotations(manifest []byte) ([]byte, error) {
 // builtResource is one resource out of kustomize, independent of where the build ran, so a cached
 // build serves every folder it replays in. It is shared: read it, never change it.
 type builtResource struct {
-	res *resource.Resource // origin annotation removed
+	// res is kept for postBuild substitution, of resources that have a "$" only.
+	res *resource.Resource
 	// origin is the source file relative to the build folder; empty means the kustomization.
 	origin                            string
-	yaml                              []byte
+	json                              []byte
 	u                                 map[string]any
 	apiVersion, kind, namespace, name string
 	ignore                            []string
@@ -499,9 +502,8 @@ func describeAll(resources []*resource.Resource) ([]builtResource, error) {
 	return out, nil
 }
 
-// describe reads what korthops needs of a resource: kubeconform reads the YAML as the API server's
-// decoder would; the checks read a map decoded straight from the node, without another
-// serialisation.
+// describe reads what korthops needs of a resource: the JSON kustomize-controller would apply, for
+// kubeconform, and a map decoded straight from the node, for the checks.
 func describe(res *resource.Resource) (builtResource, error) {
 	var b builtResource
 	if origin, err := res.GetOrigin(); err == nil && origin != nil {
@@ -519,14 +521,17 @@ func describe(res *resource.Resource) (builtResource, error) {
 			return b, err
 		}
 	}
-	data, err := res.AsYAML()
+	data, err := res.MarshalJSON()
 	if err != nil {
 		return b, fmt.Errorf("%s: %w", b.origin, err)
 	}
 	if err := res.Document().Decode(&b.u); err != nil {
 		return b, fmt.Errorf("%s: %w", b.origin, err)
 	}
-	b.res, b.yaml = res, data
+	b.json = data
+	if bytes.Contains(data, []byte("$")) {
+		b.res = res
+	}
 	b.apiVersion, b.kind = res.GetApiVersion(), res.GetKind()
 	b.namespace, b.name = res.GetNamespace(), res.GetName()
 	for _, id := range strings.Split(ann[IgnoreAnnotation], ",") {
@@ -541,7 +546,7 @@ func describe(res *resource.Resource) (builtResource, error) {
 func (r *run) newObject(b builtResource, buildDir, clusterName, via string) *object {
 	file := r.repo.Rel(filepath.Join(buildDir, filepath.FromSlash(b.origin)))
 	return &object{
-		u: b.u, yaml: b.yaml, apiVersion: b.apiVersion, kind: b.kind, namespace: b.namespace, name: b.name,
+		u: b.u, json: b.json, apiVersion: b.apiVersion, kind: b.kind, namespace: b.namespace, name: b.name,
 		ignore: b.ignore, file: file, cluster: clusterName, via: via, r: r,
 	}
 }
@@ -653,7 +658,7 @@ var unsetVar = regexp.MustCompile(`variable not set \(strict mode\): "([^"]+)"`)
 // substitute applies Flux's own substitution to one resource. Flux turns an undefined variable into
 // an empty string silently; korthops runs it strictly and reports every such variable.
 func (r *run) substitute(o *object, res *resource.Resource, vars map[string]string) {
-	if !bytes.Contains(o.yaml, []byte("$")) {
+	if !bytes.Contains(o.json, []byte("$")) {
 		return // nothing to substitute: skip two YAML round trips
 	}
 	subst := func(res *resource.Resource, vars map[string]string, strict bool) (*resource.Resource, error) {
@@ -694,7 +699,7 @@ func (r *run) substitute(o *object, res *resource.Resource, vars map[string]stri
 		r.add(o.finding(CheckUnresolvedVar, nil, err.Error()))
 		return
 	}
-	o.u, o.yaml, o.apiVersion, o.kind, o.namespace, o.name, o.ignore = b.u, b.yaml, b.apiVersion, b.kind, b.namespace, b.name, b.ignore
+	o.u, o.json, o.apiVersion, o.kind, o.namespace, o.name, o.ignore = b.u, b.json, b.apiVersion, b.kind, b.namespace, b.name, b.ignore
 }
 
 func anyMap(m map[string]string) map[string]any {

@@ -162,12 +162,12 @@ func (r *run) validateSchemas() error {
 			defer wg.Done()
 			for o := range jobs {
 				mu.Lock()
-				res, ok := results[string(o.yaml)]
+				res, ok := results[string(o.json)]
 				mu.Unlock()
 				if !ok {
-					res = kc.ValidateResource(resource.Resource{Path: o.file, Bytes: o.yaml})
+					res = kc.ValidateResource(resource.Resource{Path: o.file, Bytes: o.json})
 					mu.Lock()
-					results[string(o.yaml)] = res
+					results[string(o.json)] = res
 					mu.Unlock()
 				}
 				r.add(schemaFindings(o, res)...)
