@@ -87,9 +87,17 @@ func (d *Dependencies) walk(dir string, rc *Reach, seen map[string]bool) {
 	// Flux Kustomizations applied by this build reach further.
 	for f := range rc.files {
 		for _, doc := range d.docs[f] {
-			if doc.IsFluxKustomization() {
-				d.walk(doc.FluxPath(), rc, seen)
+			if !doc.IsFluxKustomization() {
+				continue
 			}
+			spec, _ := doc.Object["spec"].(map[string]any)
+			ref, _ := spec["sourceRef"].(map[string]any)
+			if ref["kind"] == "ExternalArtifact" {
+				// An ArtifactGenerator may copy any file of the repository into the artifact.
+				rc.folders = append(rc.folders, ".")
+				continue
+			}
+			d.walk(doc.FluxPath(), rc, seen)
 		}
 	}
 }

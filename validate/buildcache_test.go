@@ -69,6 +69,11 @@ func TestBuildCacheChangesNoResult(t *testing.T) {
 			copyTree(t, filepath.Join("testdata", "monorepo"), dir)
 			return dir
 		}},
+		{name: "ExternalArtifacts", repo: func(t *testing.T) string {
+			dir := t.TempDir()
+			copyTree(t, filepath.Join("testdata", "artifacts"), dir)
+			return dir
+		}, findings: []string{"prod|clusters/prod/generator.yaml|" + CheckExternalSource, "prod|clusters/prod/teams.yaml|" + CheckExternalSource}},
 		{name: "fleet with one broken overlay", minHits: 10, repo: func(t *testing.T) string {
 			dir := sites(t, 12)
 			// site-05 and site-01 share provider and ingress: only site-05 is broken.

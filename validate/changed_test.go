@@ -109,3 +109,16 @@ func TestChangedSince(t *testing.T) {
 		})
 	}
 }
+
+// A Kustomization that builds an ExternalArtifact reads, through its ArtifactGenerator, files
+// that its own path does not name: a change to any of them re-validates the cluster.
+func TestChangedSinceThroughArtifacts(t *testing.T) {
+	dir := t.TempDir()
+	copyTree(t, filepath.Join("testdata", "artifacts"), dir)
+	commitAll(t, dir, "base")
+	edit(t, dir, "teams/backend/deployment.yaml", "image: ghcr.io/example/api:1.0.0", "image: ghcr.io/example/api:1.0.0\n          imagePullPolcy: Always")
+	rep := validateDir(t, dir, Opts{ChangedSince: "HEAD"})
+	if !slices.Equal(rep.Clusters, []string{"prod"}) || rep.Errors() != 1 {
+		t.Errorf("validated %v (skipped %+v) with findings %+v", rep.Clusters, rep.Skipped, rep.Findings)
+	}
+}

@@ -18,6 +18,7 @@ const (
 	CheckFluxPath         = "flux-path"
 	CheckFluxSource       = "flux-source"
 	CheckExternalSource   = "flux-external-source"
+	CheckArtifactCopy     = "flux-artifact-copy"
 	CheckDependsOn        = "flux-depends-on"
 	CheckDependsOnCycle   = "flux-depends-on-cycle"
 	CheckHelmChartSource  = "helm-chart-source"

@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -308,5 +309,76 @@ func TestReportFormats(t *testing.T) {
 	var colored bytes.Buffer
 	if err := rep.Write(&colored, FormatText, true); err != nil || !strings.Contains(colored.String(), "\x1b[31m") {
 		t.Errorf("text with colour: %q", colored.String())
+	}
+}
+
+// A repository split into ExternalArtifacts by an ArtifactGenerator: each artifact is staged from
+// the working tree as source-watcher would stage it, built in isolation, and findings point at the
+// repository files the artifact was copied from.
+func TestArtifactGenerator(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T, dir string)
+		// want is check|file|kustomization|message fragment of every error and warning.
+		want []string
+	}{
+		{name: "valid"},
+		{name: "schema error in a staged file", change: func(t *testing.T, dir string) {
+			edit(t, dir, "teams/frontend/deployment.yaml", "replicas: 2", "replica: 2")
+		}, want: []string{
+			CheckSchema + "|teams/frontend/deployment.yaml|flux-system/frontend|additional properties 'replica' not allowed",
+		}},
+		{name: "file copied to another name", change: func(t *testing.T, dir string) {
+			edit(t, dir, "teams/shared/settings.yaml", "LOG_LEVEL: info", "LOG_LEVEL: 3")
+		}, want: []string{
+			CheckSchema + "|teams/shared/settings.yaml|flux-system/backend|got number, want string",
+		}},
+		{name: "a file outside the artifact is not there", change: func(t *testing.T, dir string) {
+			edit(t, dir, "teams/frontend/kustomization.yaml", "  - deployment.yaml\n", "  - deployment.yaml\n  - ../shared/extra.yaml\n")
+		}, want: []string{
+			CheckBuild + "|clusters/prod/teams.yaml|flux-system/flux-system|lstat @artifact/../shared/extra.yaml: no such file",
+		}},
+		{name: "copy from a missing folder", change: func(t *testing.T, dir string) {
+			edit(t, dir, "clusters/prod/generator.yaml", "@fleet/teams/backend\"", "@fleet/teams/backnd\"")
+		}, want: []string{
+			CheckArtifactCopy + "|clusters/prod/generator.yaml|flux-system/flux-system|teams/backnd does not exist in the repository",
+			CheckExternalSource + "|clusters/prod/teams.yaml|flux-system/flux-system|ExternalArtifact flux-system/backend not validated",
+		}},
+		{name: "merge strategy", change: func(t *testing.T, dir string) {
+			edit(t, dir, "clusters/prod/generator.yaml", "to: \"@artifact/backend/settings.yaml\"", "to: \"@artifact/backend/settings.yaml\"\n          strategy: Merge")
+		}, want: []string{
+			CheckExternalSource + "|clusters/prod/generator.yaml|flux-system/flux-system|Overwrite strategy only, not Merge",
+			CheckExternalSource + "|clusters/prod/teams.yaml|flux-system/flux-system|ExternalArtifact flux-system/backend not validated",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			copyTree(t, filepath.Join("testdata", "artifacts"), dir)
+			if tt.change != nil {
+				tt.change(t, dir)
+			}
+			// The vendor artifact comes from another repository, in every case.
+			tt.want = append(tt.want,
+				CheckExternalSource+"|clusters/prod/generator.yaml|flux-system/flux-system|copies from source \"vendor\", which is not this repository",
+				CheckExternalSource+"|clusters/prod/teams.yaml|flux-system/flux-system|ExternalArtifact flux-system/vendor not validated")
+			rep := validateDir(t, dir, Opts{})
+			var got []string
+			for _, f := range rep.Findings {
+				got = append(got, f.Check+"|"+f.File+"|"+f.Kustomization+"|"+f.Message)
+			}
+			for _, w := range tt.want {
+				where, fragment := w[:strings.LastIndex(w, "|")+1], w[strings.LastIndex(w, "|")+1:]
+				if !slices.ContainsFunc(got, func(g string) bool { return strings.HasPrefix(g, where) && strings.Contains(g, fragment) }) {
+					t.Errorf("no finding %q in\n%s", w, strings.Join(got, "\n"))
+				}
+			}
+			if len(got) != len(tt.want) {
+				t.Errorf("%d findings, want %d:\n%s", len(got), len(tt.want), strings.Join(got, "\n"))
+			}
+			if tt.change == nil && rep.Resources < 8 {
+				t.Errorf("only %d resources built", rep.Resources)
+			}
+		})
 	}
 }

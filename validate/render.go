@@ -66,6 +66,7 @@ func (v *Validator) RenderReport(ctx context.Context, dir string) (*RenderReport
 		return nil, err
 	}
 	run.clustersOnly = true
+	defer run.close()
 	if err := run.buildAll(); err != nil {
 		return nil, err
 	}

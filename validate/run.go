@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
+	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -76,6 +77,9 @@ type cluster struct {
 	entry          string
 	objects        []*object
 	kustomizations []*object
+	// artifacts are the ExternalArtifacts staged for the cluster, by generator and name; nil
+	// where the artifact could not be staged.
+	artifacts map[string]*tree
 }
 
 type run struct {
@@ -101,10 +105,23 @@ type run struct {
 	badFiles []string
 	builds   int
 	roots    int
+	// worktree is the repository's working tree, which most builds read; tempDirs hold staged
+	// artifacts until close.
+	worktree *tree
+	tempDirs []string
+}
+
+// close removes what the run staged on disk.
+func (r *run) close() {
+	for _, d := range r.tempDirs {
+		os.RemoveAll(d)
+	}
+	r.tempDirs = nil
 }
 
 func newRun(ctx context.Context, v *Validator, repo *layout.Repo) (*run, error) {
 	r := &run{ctx: ctx, v: v, repo: repo, sources: newSourceIndex(repo), reachedRoots: map[string]bool{}}
+	r.worktree = &tree{root: repo.Root(), name: "the repository"}
 	if !v.noBuildCache {
 		r.cache = newBuildCache()
 	}
@@ -268,7 +285,7 @@ func clusterName(entry string, repo *layout.Repo) string {
 
 func (r *run) buildCluster(entry string, docs []layout.Document) *cluster {
 	name := clusterName(entry, r.repo)
-	c := &cluster{name: name, entry: entry}
+	c := &cluster{name: name, entry: entry, artifacts: map[string]*tree{}}
 
 	// The entry point is applied by bootstrap's flux-system Kustomization when the repository has
 	// one; before bootstrap, korthops stands in for it with the same settings bootstrap writes.
@@ -319,16 +336,17 @@ func (r *run) buildFlux(c *cluster, ks *object) []*object {
 	r.mu.Unlock()
 	via := ks.namespace + "/" + ks.name
 	spec, _ := ks.u["spec"].(map[string]any)
-	if !r.sourceIsLocal(c, ks, spec) {
+	t := r.sourceTree(c, ks, spec)
+	if t == nil {
 		return nil
 	}
 	rel := layout.CleanFluxPath(stringAt(spec, "path"))
-	dir := filepath.Join(r.repo.Root(), filepath.FromSlash(rel))
+	dir := filepath.Join(t.root, filepath.FromSlash(rel))
 	if !layout.IsDir(dir) {
-		r.add(ks.finding(CheckFluxPath, []string{"spec", "path"}, fmt.Sprintf("path %q does not exist in the repository", "./"+rel)))
+		r.add(ks.finding(CheckFluxPath, []string{"spec", "path"}, fmt.Sprintf("path %q does not exist in %s", "./"+rel, t.name)))
 		return nil
 	}
-	if !layout.HasKustomization(dir) {
+	if t == r.worktree && !layout.HasKustomization(dir) {
 		// Flux's generator parses every manifest under the folder, and a recursive YAML alias
 		// crashes it: leave such folders to the file's own finding.
 		for _, bad := range r.badFiles {
@@ -339,15 +357,15 @@ func (r *run) buildFlux(c *cluster, ks *object) []*object {
 		}
 	}
 	u := unstructured.Unstructured{Object: runtime.DeepCopyJSON(ks.u)}
-	manifest, kfile, _, err := fluxkustomize.NewGeneratorWithIgnore(r.repo.Root(), "", u).GenerateManifest(dir)
+	manifest, kfile, _, err := fluxkustomize.NewGeneratorWithIgnore(t.root, "", u).GenerateManifest(dir)
 	if err != nil {
-		r.add(ks.finding(CheckBuild, []string{"spec"}, fmt.Sprintf("generate kustomization for ./%s: %v", rel, err)))
+		r.add(ks.finding(CheckBuild, []string{"spec"}, t.clean(fmt.Sprintf("generate kustomization for ./%s: %v", rel, err))))
 		return nil
 	}
-	resources, err := r.kustomize(dir, kfile, manifest)
+	resources, err := r.kustomize(t, dir, kfile, manifest)
 	if err != nil {
-		f := ks.finding(CheckBuild, []string{"spec", "path"}, fmt.Sprintf("kustomize build ./%s: %v", rel, err))
-		f.File, f.Line = r.repo.Rel(kfile), 0
+		f := ks.finding(CheckBuild, []string{"spec", "path"}, t.clean(fmt.Sprintf("kustomize build ./%s: %v", rel, err)))
+		f.File, f.Line = t.repoPath(r.repo, kfile), 0
 		if !layout.HasKustomization(dir) {
 			f.File = rel
 		}
@@ -362,7 +380,7 @@ func (r *run) buildFlux(c *cluster, ks *object) []*object {
 	}
 	var out []*object
 	for _, b := range resources {
-		o := r.newObject(b, dir, c.name, via)
+		o := r.newObject(t, b, dir, c.name, via)
 		if hasPostBuild {
 			r.substitute(o, b.res, vars)
 		}
@@ -374,22 +392,30 @@ func (r *run) buildFlux(c *cluster, ks *object) []*object {
 // kustomize builds dir with the generated kustomization in memory, so the working tree is never
 // written, and records every kustomization root the build reads. Builds of the same kustomization
 // over the same files are made once per run (buildCache).
-func (r *run) kustomize(dir, kfile string, manifest []byte) ([]builtResource, error) {
+func (r *run) kustomize(t *tree, dir, kfile string, manifest []byte) ([]builtResource, error) {
 	manifest, err := withOriginAnnotations(manifest)
 	if err != nil {
 		return nil, err
 	}
-	disk, err := fluxfs.MakeFsOnDiskSecure(r.repo.Root())
+	disk, err := fluxfs.MakeFsOnDiskSecure(t.root)
 	if err != nil {
 		return nil, err
 	}
 	mem := fluxfs.MakeFsInMemory(&recordingFS{FileSystem: disk, read: func(p string) {
 		if slices.Contains(layout.KustomizationFileNames, filepath.Base(p)) {
+			root := path.Dir(t.repoPath(r.repo, p))
 			r.mu.Lock()
-			r.reachedRoots[r.repo.Rel(filepath.Dir(p))] = true
+			r.reachedRoots[root] = true
 			r.mu.Unlock()
 		}
 	}})
+	if layout.IsFile(kfile) {
+		// kustomize reads the kustomization from memory: the root it builds is reached too.
+		root := path.Dir(t.repoPath(r.repo, kfile))
+		r.mu.Lock()
+		r.reachedRoots[root] = true
+		r.mu.Unlock()
+	}
 	if err := mem.WriteFile(kfile, manifest); err != nil {
 		return nil, err
 	}
@@ -452,9 +478,9 @@ func (r *run) buildPlain(root string) {
 	manifest, err := readFile(kfile)
 	if err == nil {
 		var resources []builtResource
-		resources, err = r.kustomize(dir, kfile, manifest)
+		resources, err = r.kustomize(r.worktree, dir, kfile, manifest)
 		for _, b := range resources {
-			r.objects = append(r.objects, r.newObject(b, dir, "", ""))
+			r.objects = append(r.objects, r.newObject(r.worktree, b, dir, "", ""))
 		}
 	}
 	if err != nil {
@@ -543,18 +569,19 @@ func describe(res *resource.Resource) (builtResource, error) {
 }
 
 // newObject places a built resource in the repository and the cluster.
-func (r *run) newObject(b builtResource, buildDir, clusterName, via string) *object {
-	file := r.repo.Rel(filepath.Join(buildDir, filepath.FromSlash(b.origin)))
+func (r *run) newObject(t *tree, b builtResource, buildDir, clusterName, via string) *object {
+	file := t.repoPath(r.repo, filepath.Join(buildDir, filepath.FromSlash(b.origin)))
 	return &object{
 		u: b.u, json: b.json, apiVersion: b.apiVersion, kind: b.kind, namespace: b.namespace, name: b.name,
 		ignore: b.ignore, file: file, cluster: clusterName, via: via, r: r,
 	}
 }
 
-// sourceIsLocal resolves spec.sourceRef: the bootstrap GitRepository flux-system and any
-// GitRepository whose URL is this repository's origin map to the working tree. Other sources are
+// sourceTree resolves spec.sourceRef to the folder to build: the working tree for the bootstrap
+// GitRepository flux-system and any GitRepository whose URL is this repository's origin; a staged
+// copy for an ExternalArtifact that an ArtifactGenerator makes from those. Other sources are
 // reported and not built.
-func (r *run) sourceIsLocal(c *cluster, ks *object, spec map[string]any) bool {
+func (r *run) sourceTree(c *cluster, ks *object, spec map[string]any) *tree {
 	ref, _ := spec["sourceRef"].(map[string]any)
 	kind, name := stringAt(ref, "kind"), stringAt(ref, "name")
 	ns := stringAt(ref, "namespace")
@@ -564,28 +591,33 @@ func (r *run) sourceIsLocal(c *cluster, ks *object, spec map[string]any) bool {
 	field := []string{"spec", "sourceRef"}
 	if kind == "" || name == "" {
 		r.add(ks.finding(CheckFluxSource, field, "spec.sourceRef needs kind and name"))
-		return false
+		return nil
+	}
+	if kind == "ExternalArtifact" {
+		if t, found := r.artifactSource(c, ks, ns, name); found {
+			return t
+		}
 	}
 	var src *object
 	for _, o := range c.objects {
-		if o.kind == kind && o.name == name && o.namespace == ns && strings.HasPrefix(o.apiVersion, "source.toolkit.fluxcd.io/") {
+		if o.kind == kind && o.name == name && o.namespace == ns && o.group() == "source.toolkit.fluxcd.io" {
 			src = o
 		}
 	}
 	if src == nil {
 		if kind == "GitRepository" && name == "flux-system" {
-			return true // written by bootstrap; it points at this repository
+			return r.worktree // written by bootstrap; it points at this repository
 		}
 		r.add(ks.finding(CheckFluxSource, field, fmt.Sprintf("source %s %s/%s is not defined in cluster %s", kind, ns, name, c.name)))
-		return false
+		return nil
 	}
-	if kind == "GitRepository" && (name == "flux-system" || r.isOrigin(stringAt(src.u["spec"], "url"))) {
-		return true
+	if r.isLocalSource(c, kind, ns, name) {
+		return r.worktree
 	}
 	f := ks.finding(CheckExternalSource, field, fmt.Sprintf("external source, not validated: %s %s/%s", kind, ns, name))
 	f.Severity = SeverityWarning
 	r.add(f)
-	return false
+	return nil
 }
 
 func (r *run) isOrigin(url string) bool {

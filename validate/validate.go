@@ -99,6 +99,7 @@ func (v *Validator) Validate(ctx context.Context, dir string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	run.close()
 	return run.report(), nil
 }
 
@@ -112,12 +113,14 @@ func (v *Validator) validate(ctx context.Context, dir string) (*run, error) {
 		return nil, err
 	}
 	if err := run.buildAll(); err != nil {
+		run.close()
 		return nil, err
 	}
 	if v.buildOnly {
 		return run, nil
 	}
 	if err := run.validateSchemas(); err != nil {
+		run.close()
 		return nil, err
 	}
 	run.crossReference()

@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"log"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
@@ -51,6 +52,21 @@ var crdSources = []crdSource{
 	{"github.com/traefik/traefik/v3", "v3.6.12", []string{"docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml"}},
 	{"sigs.k8s.io/gateway-api", "v1.6.3", []string{"config/crd/experimental/*.yaml"}},
 }
+
+// typeSource is a Go API module that carries types, not CRD YAML: controller-gen writes the CRDs
+// from the types, as the project's own release does.
+type typeSource struct {
+	module, version, pkg string
+}
+
+// Source-watcher publishes its CRDs only as release assets; its API module, at the version flux2
+// v2.9.5 installs, has the types.
+var typeSources = []typeSource{
+	{"github.com/fluxcd/source-watcher/api/v2", "v2.2.4", "v1beta1"},
+}
+
+// controllerTools is the controller-gen that writes the CRDs of typeSources.
+const controllerTools = "v0.20.1"
 
 func main() {
 	out := flag.String("o", "schemas.tar.zst", "output archive; its index is written beside it, as .json")
@@ -109,12 +125,78 @@ func main() {
 		}
 		log.Printf("%s@%s: %d schemas", src.module, src.version, n)
 	}
+	for _, src := range typeSources {
+		crds, err := controllerGen(src)
+		if err != nil {
+			log.Fatalf("%s@%s: %v", src.module, src.version, err)
+		}
+		n := 0
+		for _, data := range crds {
+			schemas, err := schemaconv.CRDs(data, objectMeta)
+			if err != nil {
+				log.Fatalf("%s@%s: %v", src.module, src.version, err)
+			}
+			for name, s := range schemas {
+				files[path.Join("crds", name)] = s
+				n++
+			}
+		}
+		log.Printf("%s@%s (controller-gen %s): %d schemas", src.module, src.version, controllerTools, n)
+	}
 	if err := writeTarZst(*out, files); err != nil {
 		log.Fatal(err)
 	}
 	if err := writeIndex(strings.TrimSuffix(*out, ".tar.zst")+".json", files); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// controllerGen runs controller-gen over the API package in a scratch module that requires it, and
+// returns the CRD files it writes.
+func controllerGen(src typeSource) ([][]byte, error) {
+	work, err := os.MkdirTemp("", "gencatalog-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	pkg := src.module + "/" + src.pkg
+	goMod := "module gencatalog\n\ngo 1.26\n"
+	tools := fmt.Sprintf("//go:build tools\n\npackage tools\n\nimport (\n\t_ %q\n\t_ \"sigs.k8s.io/controller-tools/cmd/controller-gen\"\n)\n", pkg)
+	if err := os.WriteFile(filepath.Join(work, "go.mod"), []byte(goMod), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(work, "tools.go"), []byte(tools), 0o644); err != nil {
+		return nil, err
+	}
+	out := filepath.Join(work, "crds")
+	for _, args := range [][]string{
+		{"get", src.module + "@" + src.version, "sigs.k8s.io/controller-tools@" + controllerTools},
+		{"mod", "tidy"},
+		{"run", "sigs.k8s.io/controller-tools/cmd/controller-gen", "crd", "paths=" + pkg, "output:crd:dir=" + out},
+	} {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = work
+		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, msg)
+		}
+	}
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		return nil, err
+	}
+	var crds [][]byte
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(out, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		crds = append(crds, data)
+	}
+	if len(crds) == 0 {
+		return nil, fmt.Errorf("controller-gen wrote no CRD for %s", pkg)
+	}
+	return crds, nil
 }
 
 func moduleDir(module, version string) (string, error) {
