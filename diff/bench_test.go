@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"runtime/debug"
 	"testing"
 
 	"github.com/korthops/korthops/layout"
@@ -16,7 +15,7 @@ import (
 //
 //	go test ./diff -run '^$' -bench PullRequest -benchtime 3x
 func BenchmarkPullRequest(b *testing.B) {
-	defer debug.SetGCPercent(debug.SetGCPercent(300)) // as the korthops command does
+	defer validate.TuneGC()() // as the korthops command does
 	dir := filepath.Join(b.TempDir(), "fleet")
 	repo, _, err := layout.Init(dir)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -50,8 +49,7 @@ func benchRepository(b *testing.B, n int, distinct bool) string {
 //
 //	go test ./validate -run '^$' -bench Validate -benchtime 3x -timeout 60m
 func BenchmarkValidate(b *testing.B) {
-	// As the korthops command does (cmd/korthops/main.go).
-	defer debug.SetGCPercent(debug.SetGCPercent(300))
+	defer TuneGC()() // as the korthops command does
 	for _, fleet := range []struct {
 		name     string
 		n        int

@@ -1,6 +1,8 @@
 package validate
 
 import (
+	"encoding/binary"
+	"hash/maphash"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,7 +22,10 @@ type buildCache struct {
 	entries map[string][]*cachedBuild // by generated kustomization
 	// answers holds each distinct answer once: every build of a fleet reads the same bases.
 	answers map[string]string
-	hits    int
+	// seeds key the 128-bit digests that stand for file contents in answers: a seeded hash, so
+	// no file can be crafted to collide with another.
+	seeds [2]maphash.Seed
+	hits  int
 }
 
 // maxCandidates bounds the builds kept per kustomization, and so the replays a lookup tries.
@@ -51,7 +56,8 @@ type fsQuery struct {
 }
 
 func newBuildCache() *buildCache {
-	return &buildCache{entries: map[string][]*cachedBuild{}, answers: map[string]string{}}
+	return &buildCache{entries: map[string][]*cachedBuild{}, answers: map[string]string{},
+		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 }
 
 // lookup returns an earlier build of the same kustomization whose queries fs, from dir, answers
@@ -65,7 +71,7 @@ func (c *buildCache) lookup(key string, fs kustfs.FileSystem, dir string) *cache
 	candidates := c.entries[key]
 	c.mu.Unlock()
 	for _, b := range candidates {
-		if replays(b.queries, fs, dir) {
+		if c.replays(b.queries, fs, dir) {
 			c.mu.Lock()
 			c.hits++
 			c.mu.Unlock()
@@ -94,17 +100,26 @@ func (c *buildCache) store(key string, t *tracingFS, resources []builtResource) 
 	c.entries[key] = append(c.entries[key], &cachedBuild{queries: t.queries, resources: resources})
 }
 
-func replays(queries []fsQuery, fs kustfs.FileSystem, dir string) bool {
+func (c *buildCache) replays(queries []fsQuery, fs kustfs.FileSystem, dir string) bool {
 	for _, q := range queries {
-		if ask(fs, dir, q.op, filepath.Join(dir, q.path)) != q.answer {
+		if c.ask(fs, dir, q.op, filepath.Join(dir, q.path)) != q.answer {
 			return false
 		}
 	}
 	return true
 }
 
+// contentAnswer stands for the content of a file: a digest, not the bytes, so that the traces of
+// a run hold little memory.
+func (c *buildCache) contentAnswer(data []byte) string {
+	var d [16]byte
+	binary.LittleEndian.PutUint64(d[:8], maphash.Bytes(c.seeds[0], data))
+	binary.LittleEndian.PutUint64(d[8:], maphash.Bytes(c.seeds[1], data))
+	return "=" + string(d[:])
+}
+
 // ask puts one query to fs and renders the answer relative to dir.
-func ask(fs kustfs.FileSystem, dir string, op fsOp, p string) string {
+func (c *buildCache) ask(fs kustfs.FileSystem, dir string, op fsOp, p string) string {
 	switch op {
 	case opExists:
 		return boolAnswer(fs.Exists(p))
@@ -115,7 +130,7 @@ func ask(fs kustfs.FileSystem, dir string, op fsOp, p string) string {
 		if err != nil {
 			return errAnswer
 		}
-		return "=" + string(data)
+		return c.contentAnswer(data)
 	case opReadDir:
 		names, err := fs.ReadDir(p)
 		if err != nil {
@@ -175,6 +190,7 @@ func relative(dir, p string) (string, bool) {
 // it is not cached.
 type tracingFS struct {
 	kustfs.FileSystem
+	cache   *buildCache
 	dir     string
 	queries []fsQuery
 	opaque  bool
@@ -192,13 +208,13 @@ func (t *tracingFS) record(op fsOp, p, answer string) {
 }
 
 func (t *tracingFS) Exists(p string) bool {
-	a := ask(t.FileSystem, t.dir, opExists, p)
+	a := t.cache.ask(t.FileSystem, t.dir, opExists, p)
 	t.record(opExists, p, a)
 	return a == "1"
 }
 
 func (t *tracingFS) IsDir(p string) bool {
-	a := ask(t.FileSystem, t.dir, opIsDir, p)
+	a := t.cache.ask(t.FileSystem, t.dir, opIsDir, p)
 	t.record(opIsDir, p, a)
 	return a == "1"
 }
@@ -207,7 +223,7 @@ func (t *tracingFS) ReadFile(p string) ([]byte, error) {
 	data, err := t.FileSystem.ReadFile(p)
 	a := errAnswer
 	if err == nil {
-		a = "=" + string(data)
+		a = t.cache.contentAnswer(data)
 	}
 	t.record(opReadFile, p, a)
 	return data, err

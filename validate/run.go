@@ -436,9 +436,13 @@ func (r *run) kustomize(t *tree, dir, kfile string, manifest []byte) ([]builtRes
 	if hit := r.cache.lookup(key, mem, dir); hit != nil {
 		return hit.resources, nil
 	}
-	trace := &tracingFS{FileSystem: mem, dir: dir}
+	var fs kustfs.FileSystem = mem
+	trace := &tracingFS{FileSystem: mem, cache: r.cache, dir: dir}
+	if r.cache != nil {
+		fs = trace
+	}
 	r.v.openapiMu.RLock()
-	resMap, err := buildKustomization(trace, dir)
+	resMap, err := buildKustomization(fs, dir)
 	r.v.openapiMu.RUnlock()
 	if err != nil {
 		return nil, err

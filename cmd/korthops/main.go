@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime/debug"
+
+	"github.com/korthops/korthops/validate"
 )
 
 // exitError carries a process exit code through cobra. Errors without one exit 1; usage errors 2.
@@ -19,10 +20,9 @@ func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
 func main() {
-	// korthops is a short-lived process that allocates a lot while building; collecting less
-	// often halves validation time on a large fleet and stays well inside its memory budget.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(300)
+	// The user's own GOGC or GOMEMLIMIT wins.
+	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
+		validate.TuneGC()
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
