@@ -9,9 +9,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/bmatcuk/doublestar/v4"
+	fluxfs "github.com/fluxcd/pkg/kustomize/filesys"
 	"github.com/korthops/korthops/layout"
+	kustfs "sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
 // tree is the folder a Flux Kustomization builds from: the working tree itself, or an
@@ -25,6 +28,22 @@ type tree struct {
 	name string
 	// staging is the temporary folder that holds root, for an artifact.
 	staging string
+
+	diskOnce sync.Once
+	diskFS   kustfs.FileSystem
+	diskErr  error
+}
+
+// disk is the tree as kustomize-controller reads it: confined to the root (symbolic links cannot
+// leave it), each file read once per run.
+func (t *tree) disk() (kustfs.FileSystem, error) {
+	t.diskOnce.Do(func() {
+		var fs kustfs.FileSystem
+		if fs, t.diskErr = fluxfs.MakeFsOnDiskSecure(t.root); t.diskErr == nil {
+			t.diskFS = newReadOnceFS(fs)
+		}
+	})
+	return t.diskFS, t.diskErr
 }
 
 // clean rewrites the staging paths in a message the way source-watcher writes them: "@artifact/...".

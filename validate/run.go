@@ -397,7 +397,7 @@ func (r *run) kustomize(t *tree, dir, kfile string, manifest []byte) ([]builtRes
 	if err != nil {
 		return nil, err
 	}
-	disk, err := fluxfs.MakeFsOnDiskSecure(t.root)
+	disk, err := t.disk()
 	if err != nil {
 		return nil, err
 	}
@@ -694,8 +694,8 @@ var unsetVar = regexp.MustCompile(`variable not set \(strict mode\): "([^"]+)"`)
 // substitute applies Flux's own substitution to one resource. Flux turns an undefined variable into
 // an empty string silently; korthops runs it strictly and reports every such variable.
 func (r *run) substitute(o *object, res *resource.Resource, vars map[string]string) {
-	if !bytes.Contains(o.json, []byte("$")) {
-		return // nothing to substitute: skip two YAML round trips
+	if !bytes.Contains(o.json, []byte("$")) || substitutionDisabled(o) {
+		return // nothing to substitute: skip Flux's YAML round trips
 	}
 	subst := func(res *resource.Resource, vars map[string]string, strict bool) (*resource.Resource, error) {
 		ks := unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"postBuild": map[string]any{"substitute": anyMap(vars)}}}}
@@ -738,6 +738,18 @@ func (r *run) substitute(o *object, res *resource.Resource, vars map[string]stri
 	o.u, o.json, o.apiVersion, o.kind, o.namespace, o.name, o.ignore = b.u, b.json, b.apiVersion, b.kind, b.namespace, b.name, b.ignore
 }
 
+// substitutionDisabled is Flux's opt-out: the label or annotation
+// kustomize.toolkit.fluxcd.io/substitute: disabled.
+func substitutionDisabled(o *object) bool {
+	meta, _ := o.u["metadata"].(map[string]any)
+	for _, field := range []string{"labels", "annotations"} {
+		if stringAt(meta[field], "kustomize.toolkit.fluxcd.io/substitute") == fluxkustomize.DisabledValue {
+			return true
+		}
+	}
+	return false
+}
+
 func anyMap(m map[string]string) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
@@ -762,14 +774,71 @@ type recordingFS struct {
 
 func (f *recordingFS) ReadFile(p string) ([]byte, error) {
 	f.read(p)
-	data, err := f.FileSystem.ReadFile(p)
-	if err != nil {
-		return nil, err
+	return f.FileSystem.ReadFile(p)
+}
+
+// readOnceFS answers each read of a tree once per run: the files do not change while korthops
+// runs, and every cluster of a fleet reads the same bases. The bytes it returns are shared:
+// kustomize only parses them.
+type readOnceFS struct {
+	kustfs.FileSystem
+	mu     sync.Mutex
+	files  map[string]readResult
+	exists map[string]bool
+	dirs   map[string]bool
+}
+
+type readResult struct {
+	data []byte
+	err  error
+}
+
+func newReadOnceFS(fs kustfs.FileSystem) *readOnceFS {
+	return &readOnceFS{FileSystem: fs, files: map[string]readResult{}, exists: map[string]bool{}, dirs: map[string]bool{}}
+}
+
+func (f *readOnceFS) ReadFile(p string) ([]byte, error) {
+	f.mu.Lock()
+	res, ok := f.files[p]
+	f.mu.Unlock()
+	if !ok {
+		res.data, res.err = f.FileSystem.ReadFile(p)
+		if res.err == nil {
+			if err := safeForKustomize(res.data); err != nil {
+				res = readResult{err: fmt.Errorf("%s: %w", p, err)}
+			}
+		}
+		f.mu.Lock()
+		f.files[p] = res
+		f.mu.Unlock()
 	}
-	if err := safeForKustomize(data); err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
+	return res.data, res.err
+}
+
+func (f *readOnceFS) Exists(p string) bool {
+	f.mu.Lock()
+	v, ok := f.exists[p]
+	f.mu.Unlock()
+	if !ok {
+		v = f.FileSystem.Exists(p)
+		f.mu.Lock()
+		f.exists[p] = v
+		f.mu.Unlock()
 	}
-	return data, nil
+	return v
+}
+
+func (f *readOnceFS) IsDir(p string) bool {
+	f.mu.Lock()
+	v, ok := f.dirs[p]
+	f.mu.Unlock()
+	if !ok {
+		v = f.FileSystem.IsDir(p)
+		f.mu.Lock()
+		f.dirs[p] = v
+		f.mu.Unlock()
+	}
+	return v
 }
 
 // safeForKustomize rejects YAML that kyaml cannot survive: an alias that refers to its own anchor
