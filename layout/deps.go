@@ -33,11 +33,14 @@ func (rc *Reach) Touches(changed []string) bool {
 // Dependencies computes, without building anything, what a cluster entry point or a
 // kustomization root can read: the kustomization files, their resources, components, patches and
 // generator files, and, through every Flux Kustomization found on the way, the paths they apply.
+//
+// A Dependencies is for one goroutine: it remembers the kustomization files it has read.
 type Dependencies struct {
 	r       *Repo
 	files   []string
 	present map[string]bool
 	docs    map[string][]Document // by file
+	refs    map[string][]string   // paths each kustomization file names, read once
 }
 
 // NewDependencies indexes the repository's files and documents.
@@ -46,7 +49,7 @@ func (r *Repo) NewDependencies(docs []Document) (*Dependencies, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dependencies{r: r, files: files, present: map[string]bool{}, docs: map[string][]Document{}}
+	d := &Dependencies{r: r, files: files, present: map[string]bool{}, docs: map[string][]Document{}, refs: map[string][]string{}}
 	for _, f := range files {
 		d.present[f] = true
 	}
@@ -103,7 +106,7 @@ func (d *Dependencies) walk(dir string, rc *Reach, seen map[string]bool) {
 }
 
 func (d *Dependencies) kustomizationFile(dir string) string {
-	for _, name := range KustomizationFileNames {
+	for _, name := range KustomizationFileNames() {
 		p := path.Join(dir, name)
 		if d.present[p] {
 			return p
@@ -115,13 +118,33 @@ func (d *Dependencies) kustomizationFile(dir string) string {
 // kustomization follows every local path a kustomization file names.
 func (d *Dependencies) kustomization(dir, kfile string, rc *Reach, seen map[string]bool) {
 	rc.files[kfile] = true
+	refs, ok := d.refs[kfile]
+	if !ok {
+		refs = d.readRefs(kfile)
+		d.refs[kfile] = refs
+	}
+	for _, ref := range refs {
+		if strings.Contains(ref, "://") || strings.Contains(ref, "\n") || strings.HasPrefix(ref, "/") {
+			continue // remote bases and inline patches read no repository file
+		}
+		p := path.Clean(path.Join(dir, ref))
+		if d.present[p] {
+			rc.files[p] = true
+		} else {
+			d.walk(p, rc, seen)
+		}
+	}
+}
+
+// readRefs lists the paths a kustomization file names.
+func (d *Dependencies) readRefs(kfile string) []string {
 	data, err := os.ReadFile(d.r.abs(kfile))
 	if err != nil {
-		return
+		return nil
 	}
 	var k map[string]any
 	if yaml.Unmarshal(data, &k) != nil {
-		return
+		return nil
 	}
 	var refs []string
 	for _, field := range []string{"resources", "bases", "components", "crds", "generators", "transformers", "validators", "configurations", "patchesStrategicMerge"} {
@@ -163,17 +186,7 @@ func (d *Dependencies) kustomization(dir, kfile string, rc *Reach, seen map[stri
 			refs = append(refs, s)
 		}
 	}
-	for _, ref := range refs {
-		if strings.Contains(ref, "://") || strings.Contains(ref, "\n") || strings.HasPrefix(ref, "/") {
-			continue // remote bases and inline patches read no repository file
-		}
-		p := path.Clean(path.Join(dir, ref))
-		if d.present[p] {
-			rc.files[p] = true
-		} else {
-			d.walk(p, rc, seen)
-		}
-	}
+	return refs
 }
 
 func asList(v any) []any {

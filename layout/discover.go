@@ -10,10 +10,11 @@ import (
 
 	"github.com/fluxcd/pkg/sourceignore"
 	"github.com/fluxcd/pkg/sourceignore/gitignore"
+	"sigs.k8s.io/kustomize/api/konfig"
 )
 
 // KustomizationFileNames are the file names kustomize recognises, in its order of preference.
-var KustomizationFileNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+func KustomizationFileNames() []string { return konfig.RecognizedKustomizationFileNames() }
 
 // ignoreMatcher applies Flux's own source-ignore rules (the VCS and default patterns plus every
 // .sourceignore file), so korthops sees the repository the way source-controller packages it.
@@ -70,7 +71,7 @@ func (r *Repo) KustomizationRoots() ([]string, error) {
 	var roots []string
 	for _, f := range files {
 		dir, name := filepath.Split(filepath.FromSlash(f))
-		if slices.Contains(KustomizationFileNames, name) {
+		if slices.Contains(KustomizationFileNames(), name) {
 			roots = append(roots, filepath.ToSlash(filepath.Clean(dir)))
 		}
 	}
@@ -79,7 +80,7 @@ func (r *Repo) KustomizationRoots() ([]string, error) {
 
 // HasKustomization reports whether dir (absolute) holds a kustomization file.
 func HasKustomization(dir string) bool {
-	for _, name := range KustomizationFileNames {
+	for _, name := range KustomizationFileNames() {
 		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
 			return true
 		}

@@ -402,7 +402,7 @@ func (r *run) kustomize(t *tree, dir, kfile string, manifest []byte) ([]builtRes
 		return nil, err
 	}
 	mem := fluxfs.MakeFsInMemory(&recordingFS{FileSystem: disk, read: func(p string) {
-		if slices.Contains(layout.KustomizationFileNames, filepath.Base(p)) {
+		if slices.Contains(layout.KustomizationFileNames(), filepath.Base(p)) {
 			root := path.Dir(t.repoPath(r.repo, p))
 			r.mu.Lock()
 			r.reachedRoots[root] = true
@@ -473,7 +473,7 @@ func buildKustomization(fs kustfs.FileSystem, dir string) (res resmap.ResMap, er
 func (r *run) buildPlain(root string) {
 	dir := filepath.Join(r.repo.Root(), filepath.FromSlash(root))
 	kfile := ""
-	for _, n := range layout.KustomizationFileNames {
+	for _, n := range layout.KustomizationFileNames() {
 		if p := filepath.Join(dir, n); layout.IsFile(p) {
 			kfile = p
 			break
