@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/korthops/korthops/internal/repotest"
 	"github.com/korthops/korthops/layout"
 	"github.com/korthops/korthops/validate"
 )
@@ -29,8 +30,8 @@ func BenchmarkPullRequest(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	commitAll(b, dir, "fleet")
-	edit(b, dir, "apps/overlays/site-042/kustomization.yaml", "value: 2", "value: 3")
+	repotest.CommitAll(b, dir, "fleet")
+	repotest.Edit(b, dir, "apps/overlays/site-042/kustomization.yaml", "value: 2", "value: 3")
 	cache := b.TempDir()
 	ctx := context.Background()
 

@@ -8,49 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	gogit "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/korthops/korthops/internal/repotest"
 	"github.com/korthops/korthops/layout"
 	"github.com/korthops/korthops/validate"
 )
-
-func commitAll(t testing.TB, dir, msg string) {
-	t.Helper()
-	g, err := gogit.PlainOpen(dir)
-	if err == gogit.ErrRepositoryNotExists {
-		g, err = gogit.PlainInit(dir, false)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, err := g.Worktree()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := wt.AddWithOptions(&gogit.AddOptions{All: true}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wt.Commit(msg, &gogit.CommitOptions{Author: &object.Signature{Name: "t", Email: "t@example.org", When: time.Now()}}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func edit(t testing.TB, dir, file, old, new string) {
-	t.Helper()
-	p := filepath.Join(dir, filepath.FromSlash(file))
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(data), old) {
-		t.Fatalf("%s has no %q", file, old)
-	}
-	if err := os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 var clusters = []layout.Settings{
 	{Name: "onprem", Provider: layout.ProviderOnPrem, Ingress: layout.IngressIstio, Domain: "pacs.example.org"},
@@ -72,7 +34,7 @@ func fleet(t *testing.T) (string, *layout.Repo) {
 			t.Fatal(err)
 		}
 	}
-	commitAll(t, dir, "base")
+	repotest.CommitAll(t, dir, "base")
 	return dir, repo
 }
 
@@ -102,8 +64,8 @@ func TestDiffOfACommit(t *testing.T) {
 	if _, err := repo.AddCluster(aws, layout.AddOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	edit(t, dir, "apps/base/orthanc/deployment.yaml", "jodogne/orthanc-plugins:1.12.9", "jodogne/orthanc-plugins:1.12.10")
-	commitAll(t, dir, "raise aws replicas, new Orthanc")
+	repotest.Edit(t, dir, "apps/base/orthanc/deployment.yaml", "jodogne/orthanc-plugins:1.12.9", "jodogne/orthanc-plugins:1.12.10")
+	repotest.CommitAll(t, dir, "raise aws replicas, new Orthanc")
 
 	res := run(t, dir, "HEAD~1")
 	got := byName(res)
@@ -155,15 +117,15 @@ func TestDiffOfTheWorkingTree(t *testing.T) {
 	dir, repo := fleet(t)
 
 	// Reordering keys is no change.
-	edit(t, dir, "apps/base/orthanc/service.yaml", "  selector:\n    app.kubernetes.io/name: orthanc\n  ports:", "  ports:")
-	edit(t, dir, "apps/base/orthanc/service.yaml", "      targetPort: dicom\n", "      targetPort: dicom\n  selector:\n    app.kubernetes.io/name: orthanc\n")
+	repotest.Edit(t, dir, "apps/base/orthanc/service.yaml", "  selector:\n    app.kubernetes.io/name: orthanc\n  ports:", "  ports:")
+	repotest.Edit(t, dir, "apps/base/orthanc/service.yaml", "      targetPort: dicom\n", "      targetPort: dicom\n  selector:\n    app.kubernetes.io/name: orthanc\n")
 	if res := run(t, dir, "HEAD"); res.HasChanges() || len(res.Clusters) != 4 {
 		t.Errorf("a reordered map is a change: %+v", res.Clusters)
 	}
-	commitAll(t, dir, "reorder")
+	repotest.CommitAll(t, dir, "reorder")
 
 	// An overlay change renders only that cluster; a new and a removed cluster show whole.
-	edit(t, dir, "apps/overlays/gcp/kustomization.yaml", "value: 2", "value: 5")
+	repotest.Edit(t, dir, "apps/overlays/gcp/kustomization.yaml", "value: 2", "value: 5")
 	if _, err := repo.RemoveCluster("onprem", false); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/korthops/korthops/internal/repotest"
 	"github.com/korthops/korthops/layout"
 )
 
@@ -77,26 +78,26 @@ func TestBuildCacheChangesNoResult(t *testing.T) {
 		{name: "fleet with one broken overlay", minHits: 10, repo: func(t *testing.T) string {
 			dir := sites(t, 12)
 			// site-05 and site-01 share provider and ingress: only site-05 is broken.
-			edit(t, dir, "apps/overlays/site-05/kustomization.yaml", "value: 2", "value: \"two\"")
+			repotest.Edit(t, dir, "apps/overlays/site-05/kustomization.yaml", "value: 2", "value: \"two\"")
 			return dir
 		}, findings: []string{"site-05|apps/base/orthanc/deployment.yaml|" + CheckSchema}},
 		{name: "same kustomization over different files", repo: func(t *testing.T) string {
 			dir := copyContent(t)
 			for _, site := range []string{"a", "b"} {
-				write(t, dir, "extra/"+site+"/kustomization.yaml", "resources:\n  - cm.yaml\n")
+				repotest.Write(t, dir, "extra/"+site+"/kustomization.yaml", "resources:\n  - cm.yaml\n")
 			}
-			write(t, dir, "extra/a/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: default\ndata:\n  k: v\n")
-			write(t, dir, "extra/b/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: default\ndta:\n  k: v\n")
+			repotest.Write(t, dir, "extra/a/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: default\ndata:\n  k: v\n")
+			repotest.Write(t, dir, "extra/b/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: default\ndta:\n  k: v\n")
 			return dir
 		}, findings: []string{"|extra/b/cm.yaml|" + CheckSchema}},
 		{name: "same kustomization over different bases", repo: func(t *testing.T) string {
 			dir := copyContent(t)
 			for _, site := range []string{"a", "b"} {
-				write(t, dir, "extra/"+site+"/overlay/kustomization.yaml", "resources:\n  - ../base\nnamespace: default\n")
-				write(t, dir, "extra/"+site+"/base/kustomization.yaml", "resources:\n  - cm.yaml\n")
+				repotest.Write(t, dir, "extra/"+site+"/overlay/kustomization.yaml", "resources:\n  - ../base\nnamespace: default\n")
+				repotest.Write(t, dir, "extra/"+site+"/base/kustomization.yaml", "resources:\n  - cm.yaml\n")
 			}
-			write(t, dir, "extra/a/base/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  k: v\n")
-			write(t, dir, "extra/b/base/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  k: 1\n")
+			repotest.Write(t, dir, "extra/a/base/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  k: v\n")
+			repotest.Write(t, dir, "extra/b/base/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  k: 1\n")
 			return dir
 		}, findings: []string{"|extra/b/base/cm.yaml|" + CheckSchema, "|extra/b/base/cm.yaml|" + CheckSchema}},
 	}

@@ -5,10 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	gogit "github.com/go-git/go-git/v5"
-	gitobject "github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/korthops/korthops/internal/repotest"
 	"github.com/korthops/korthops/layout"
 )
 
@@ -29,30 +27,9 @@ func fleet(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	write(t, dir, "README.md", "# fleet\n")
-	commitAll(t, dir, "base")
+	repotest.Write(t, dir, "README.md", "# fleet\n")
+	repotest.CommitAll(t, dir, "base")
 	return dir
-}
-
-func commitAll(t *testing.T, dir, msg string) {
-	t.Helper()
-	g, err := gogit.PlainOpen(dir)
-	if err == gogit.ErrRepositoryNotExists {
-		g, err = gogit.PlainInit(dir, false)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, err := g.Worktree()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := wt.AddWithOptions(&gogit.AddOptions{All: true}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wt.Commit(msg, &gogit.CommitOptions{Author: &gitobject.Signature{Name: "t", Email: "t@example.org", When: time.Now()}}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestChangedSince(t *testing.T) {
@@ -64,22 +41,22 @@ func TestChangedSince(t *testing.T) {
 		findings int
 	}{
 		{"a base re-validates every cluster that uses it", func(t *testing.T, dir string) {
-			edit(t, dir, "apps/base/orthanc/deployment.yaml", "memory: 512Mi", "memory: 768Mi")
+			repotest.Edit(t, dir, "apps/base/orthanc/deployment.yaml", "memory: 512Mi", "memory: 768Mi")
 		}, true, []string{"aws", "azure", "onprem"}, 0},
 		{"one overlay re-validates only its cluster", func(t *testing.T, dir string) {
-			edit(t, dir, "apps/overlays/aws/kustomization.yaml", "value: 2", "value: 3")
+			repotest.Edit(t, dir, "apps/overlays/aws/kustomization.yaml", "value: 2", "value: 3")
 		}, false, []string{"aws"}, 0},
 		{"an ingress component re-validates the clusters that use it", func(t *testing.T, dir string) {
-			edit(t, dir, "apps/components/traefik/tlsoption.yaml", "VersionTLS12", "VersionTLS11")
+			repotest.Edit(t, dir, "apps/components/traefik/tlsoption.yaml", "VersionTLS12", "VersionTLS11")
 		}, true, []string{"azure"}, 0},
 		{"a cluster's settings re-validate that cluster", func(t *testing.T, dir string) {
-			edit(t, dir, "clusters/onprem/cluster-settings.yaml", `CLUSTER_DOMAIN: "pacs.example.org"`, `CLUSTER_DOMAIN: "pacs2.example.org"`)
+			repotest.Edit(t, dir, "clusters/onprem/cluster-settings.yaml", `CLUSTER_DOMAIN: "pacs.example.org"`, `CLUSTER_DOMAIN: "pacs2.example.org"`)
 		}, false, []string{"onprem"}, 0},
 		{"a change outside any root validates nothing", func(t *testing.T, dir string) {
-			write(t, dir, "README.md", "# fleet\n\nmore\n")
+			repotest.Write(t, dir, "README.md", "# fleet\n\nmore\n")
 		}, true, nil, 0},
 		{"a broken overlay is still caught", func(t *testing.T, dir string) {
-			edit(t, dir, "apps/overlays/azure/kustomization.yaml", "value: 2", "value: two")
+			repotest.Edit(t, dir, "apps/overlays/azure/kustomization.yaml", "value: 2", "value: two")
 		}, false, []string{"azure"}, 1},
 	}
 	for _, tt := range tests {
@@ -87,7 +64,7 @@ func TestChangedSince(t *testing.T) {
 			dir := fleet(t)
 			tt.change(t, dir)
 			if tt.commit {
-				commitAll(t, dir, "change")
+				repotest.CommitAll(t, dir, "change")
 			}
 			rep := validateDir(t, dir, Opts{ChangedSince: map[bool]string{true: "HEAD~1", false: "HEAD"}[tt.commit]})
 			got := slices.Clone(rep.Clusters)
@@ -115,8 +92,8 @@ func TestChangedSince(t *testing.T) {
 func TestChangedSinceThroughArtifacts(t *testing.T) {
 	dir := t.TempDir()
 	copyTree(t, filepath.Join("testdata", "artifacts"), dir)
-	commitAll(t, dir, "base")
-	edit(t, dir, "teams/backend/deployment.yaml", "image: ghcr.io/example/api:1.0.0", "image: ghcr.io/example/api:1.0.0\n          imagePullPolcy: Always")
+	repotest.CommitAll(t, dir, "base")
+	repotest.Edit(t, dir, "teams/backend/deployment.yaml", "image: ghcr.io/example/api:1.0.0", "image: ghcr.io/example/api:1.0.0\n          imagePullPolcy: Always")
 	rep := validateDir(t, dir, Opts{ChangedSince: "HEAD"})
 	if !slices.Equal(rep.Clusters, []string{"prod"}) || rep.Errors() != 1 {
 		t.Errorf("validated %v (skipped %+v) with findings %+v", rep.Clusters, rep.Skipped, rep.Findings)

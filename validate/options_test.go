@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/korthops/korthops/internal/repotest"
 )
 
 func findingsOf(rep *Report, check string) []Finding {
@@ -50,7 +52,7 @@ func TestFluxMonorepo(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			copyTree(t, "testdata/monorepo", dir)
-			edit(t, dir, tt.file, tt.old, tt.new)
+			repotest.Edit(t, dir, tt.file, tt.old, tt.new)
 			rep := validateDir(t, dir, Opts{})
 			for _, f := range findingsOf(rep, tt.check) {
 				if strings.Contains(f.Message, tt.message) {
@@ -115,8 +117,8 @@ spec:
 
 func addWidget(t *testing.T, dir, spec string) {
 	t.Helper()
-	write(t, dir, "apps/base/orthanc/widget.yaml", "apiVersion: example.org/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n"+spec)
-	edit(t, dir, "apps/base/orthanc/kustomization.yaml", "  - service.yaml\n", "  - service.yaml\n  - widget.yaml\n")
+	repotest.Write(t, dir, "apps/base/orthanc/widget.yaml", "apiVersion: example.org/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n"+spec)
+	repotest.Edit(t, dir, "apps/base/orthanc/kustomization.yaml", "  - service.yaml\n", "  - service.yaml\n  - widget.yaml\n")
 }
 
 func TestMissingSchemasAndTheirRemedies(t *testing.T) {
@@ -139,12 +141,12 @@ func TestMissingSchemasAndTheirRemedies(t *testing.T) {
 
 	// --schema-location: a team's own schemas, in kubeconform's template syntax.
 	schemas := t.TempDir()
-	write(t, schemas, "example.org/widget_v1.json", `{"type":"object","properties":{"apiVersion":{"type":"string"},"kind":{"type":"string"},"metadata":{"type":"object"},"spec":{"type":"object","properties":{"size":{"type":"integer"}},"additionalProperties":false}},"additionalProperties":false}`)
+	repotest.Write(t, schemas, "example.org/widget_v1.json", `{"type":"object","properties":{"apiVersion":{"type":"string"},"kind":{"type":"string"},"metadata":{"type":"object"},"spec":{"type":"object","properties":{"size":{"type":"integer"}},"additionalProperties":false}},"additionalProperties":false}`)
 	loc := filepath.Join(schemas, "{{ .Group }}", "{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json")
 	if rep := validateDir(t, dir, Opts{Cluster: "onprem", SchemaLocations: []string{loc}}); !rep.Valid() {
 		t.Errorf("--schema-location: findings %+v", rep.Findings)
 	}
-	edit(t, dir, "apps/base/orthanc/widget.yaml", "size: 3", "size: big")
+	repotest.Edit(t, dir, "apps/base/orthanc/widget.yaml", "size: 3", "size: big")
 	rep = validateDir(t, dir, Opts{Cluster: "onprem", SchemaLocations: []string{loc}})
 	if f := findingsOf(rep, CheckSchema); len(f) != 1 || f[0].Field != ".spec.size" || f[0].Line != 6 {
 		t.Errorf("--schema-location: invalid widget: findings %+v", rep.Findings)
@@ -155,12 +157,12 @@ func TestMissingSchemasAndTheirRemedies(t *testing.T) {
 func TestRepositoryCRDs(t *testing.T) {
 	dir := copyContent(t)
 	addWidget(t, dir, "  size: 3\n")
-	write(t, dir, "infrastructure/controllers/cert-manager/widget-crd.yaml", widgetCRD)
-	edit(t, dir, "infrastructure/controllers/cert-manager/kustomization.yaml", "  - release.yaml\n", "  - release.yaml\n  - widget-crd.yaml\n")
+	repotest.Write(t, dir, "infrastructure/controllers/cert-manager/widget-crd.yaml", widgetCRD)
+	repotest.Edit(t, dir, "infrastructure/controllers/cert-manager/kustomization.yaml", "  - release.yaml\n", "  - release.yaml\n  - widget-crd.yaml\n")
 	if rep := validateDir(t, dir, Opts{Cluster: "gcp"}); !rep.Valid() {
 		t.Fatalf("findings %+v", rep.Findings)
 	}
-	edit(t, dir, "apps/base/orthanc/widget.yaml", "size: 3", "size: 3\n  colour: red")
+	repotest.Edit(t, dir, "apps/base/orthanc/widget.yaml", "size: 3", "size: 3\n  colour: red")
 	rep := validateDir(t, dir, Opts{Cluster: "gcp"})
 	if f := findingsOf(rep, CheckSchema); len(f) != 1 || f[0].Field != ".spec.colour" || f[0].Line != 7 {
 		t.Errorf("findings %+v", rep.Findings)
@@ -169,14 +171,14 @@ func TestRepositoryCRDs(t *testing.T) {
 
 func TestIgnoreAnnotationAndSkipCheck(t *testing.T) {
 	dir := copyContent(t)
-	edit(t, dir, "infrastructure/configs/istio/peer-authentication.yaml", "namespace: istio-system", "namespace: mesh")
+	repotest.Edit(t, dir, "infrastructure/configs/istio/peer-authentication.yaml", "namespace: istio-system", "namespace: mesh")
 	if rep := validateDir(t, dir, Opts{Cluster: "gcp"}); len(findingsOf(rep, CheckNamespace)) != 1 {
 		t.Fatalf("findings %+v", rep.Findings)
 	}
 	if rep := validateDir(t, dir, Opts{Cluster: "gcp", SkipChecks: []string{CheckNamespace}}); !rep.Valid() {
 		t.Errorf("--skip-check: findings %+v", rep.Findings)
 	}
-	edit(t, dir, "infrastructure/configs/istio/peer-authentication.yaml", "  namespace: mesh\n", "  namespace: mesh\n  annotations:\n    korthops.dev/ignore: schema,namespace-missing\n")
+	repotest.Edit(t, dir, "infrastructure/configs/istio/peer-authentication.yaml", "  namespace: mesh\n", "  namespace: mesh\n  annotations:\n    korthops.dev/ignore: schema,namespace-missing\n")
 	if rep := validateDir(t, dir, Opts{Cluster: "gcp"}); !rep.Valid() {
 		t.Errorf("annotation: findings %+v", rep.Findings)
 	}
@@ -184,7 +186,7 @@ func TestIgnoreAnnotationAndSkipCheck(t *testing.T) {
 
 func TestExternalSourceIsAWarning(t *testing.T) {
 	dir := copyContent(t)
-	write(t, dir, "clusters/onprem/charts-repo.yaml", `apiVersion: source.toolkit.fluxcd.io/v1
+	repotest.Write(t, dir, "clusters/onprem/charts-repo.yaml", `apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
 metadata:
   name: platform
@@ -225,10 +227,10 @@ func TestHostileInput(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(dir, "apps/base/orthanc/secret.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	edit(t, dir, "apps/base/orthanc/kustomization.yaml", "  - service.yaml\n", "  - service.yaml\n  - secret.yaml\n")
+	repotest.Edit(t, dir, "apps/base/orthanc/kustomization.yaml", "  - service.yaml\n", "  - service.yaml\n  - secret.yaml\n")
 	huge := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: huge\ndata:\n  blob: " + strings.Repeat("x", 9<<20) + "\n"
-	write(t, dir, "apps/base/huge.yaml", huge)
-	edit(t, dir, "apps/base/postgresql/kustomization.yaml", "  - release.yaml\n", "  - release.yaml\n  - missing.yaml\n")
+	repotest.Write(t, dir, "apps/base/huge.yaml", huge)
+	repotest.Edit(t, dir, "apps/base/postgresql/kustomization.yaml", "  - release.yaml\n", "  - release.yaml\n  - missing.yaml\n")
 
 	rep := validateDir(t, dir, Opts{})
 	want := map[string]string{
@@ -257,7 +259,7 @@ func TestHostileInput(t *testing.T) {
 
 func TestReportFormats(t *testing.T) {
 	dir := copyContent(t)
-	edit(t, dir, "apps/base/orthanc/deployment.yaml", "containerPort: 8042", "containerPort: eighty")
+	repotest.Edit(t, dir, "apps/base/orthanc/deployment.yaml", "containerPort: 8042", "containerPort: eighty")
 	rep := validateDir(t, dir, Opts{Cluster: "onprem"})
 	render := func(f Format) string {
 		var buf bytes.Buffer
@@ -324,28 +326,28 @@ func TestArtifactGenerator(t *testing.T) {
 	}{
 		{name: "valid"},
 		{name: "schema error in a staged file", change: func(t *testing.T, dir string) {
-			edit(t, dir, "teams/frontend/deployment.yaml", "replicas: 2", "replica: 2")
+			repotest.Edit(t, dir, "teams/frontend/deployment.yaml", "replicas: 2", "replica: 2")
 		}, want: []string{
 			CheckSchema + "|teams/frontend/deployment.yaml|flux-system/frontend|additional properties 'replica' not allowed",
 		}},
 		{name: "file copied to another name", change: func(t *testing.T, dir string) {
-			edit(t, dir, "teams/shared/settings.yaml", "LOG_LEVEL: info", "LOG_LEVEL: 3")
+			repotest.Edit(t, dir, "teams/shared/settings.yaml", "LOG_LEVEL: info", "LOG_LEVEL: 3")
 		}, want: []string{
 			CheckSchema + "|teams/shared/settings.yaml|flux-system/backend|got number, want string",
 		}},
 		{name: "a file outside the artifact is not there", change: func(t *testing.T, dir string) {
-			edit(t, dir, "teams/frontend/kustomization.yaml", "  - deployment.yaml\n", "  - deployment.yaml\n  - ../shared/extra.yaml\n")
+			repotest.Edit(t, dir, "teams/frontend/kustomization.yaml", "  - deployment.yaml\n", "  - deployment.yaml\n  - ../shared/extra.yaml\n")
 		}, want: []string{
 			CheckBuild + "|clusters/prod/teams.yaml|flux-system/flux-system|lstat @artifact/../shared/extra.yaml: no such file",
 		}},
 		{name: "copy from a missing folder", change: func(t *testing.T, dir string) {
-			edit(t, dir, "clusters/prod/generator.yaml", "@fleet/teams/backend\"", "@fleet/teams/backnd\"")
+			repotest.Edit(t, dir, "clusters/prod/generator.yaml", "@fleet/teams/backend\"", "@fleet/teams/backnd\"")
 		}, want: []string{
 			CheckArtifactCopy + "|clusters/prod/generator.yaml|flux-system/flux-system|teams/backnd does not exist in the repository",
 			CheckExternalSource + "|clusters/prod/teams.yaml|flux-system/flux-system|ExternalArtifact flux-system/backend not validated",
 		}},
 		{name: "merge strategy", change: func(t *testing.T, dir string) {
-			edit(t, dir, "clusters/prod/generator.yaml", "to: \"@artifact/backend/settings.yaml\"", "to: \"@artifact/backend/settings.yaml\"\n          strategy: Merge")
+			repotest.Edit(t, dir, "clusters/prod/generator.yaml", "to: \"@artifact/backend/settings.yaml\"", "to: \"@artifact/backend/settings.yaml\"\n          strategy: Merge")
 		}, want: []string{
 			CheckExternalSource + "|clusters/prod/generator.yaml|flux-system/flux-system|Overwrite strategy only, not Merge",
 			CheckExternalSource + "|clusters/prod/teams.yaml|flux-system/flux-system|ExternalArtifact flux-system/backend not validated",

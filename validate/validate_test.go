@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/korthops/korthops/internal/repotest"
 )
 
 var testCacheDir string
@@ -63,33 +65,6 @@ func copyTree(t testing.TB, src, dst string) {
 	}
 }
 
-// edit replaces old by new in a file of the repository; old must occur.
-func edit(t testing.TB, dir, file, old, new string) {
-	t.Helper()
-	p := filepath.Join(dir, filepath.FromSlash(file))
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(data), old) {
-		t.Fatalf("%s does not contain %q", file, old)
-	}
-	if err := os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func write(t testing.TB, dir, file, content string) {
-	t.Helper()
-	p := filepath.Join(dir, filepath.FromSlash(file))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // lineOf is the 1-based line of the first occurrence of text in a repository file.
 func lineOf(t testing.TB, dir, file, text string) int {
 	t.Helper()
@@ -141,7 +116,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "unknown field",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "apps/base/orthanc/deployment.yaml", "  replicas: 1\n", "  replicas: 1\n  replica: 2\n")
+				repotest.Edit(t, dir, "apps/base/orthanc/deployment.yaml", "  replicas: 1\n", "  replicas: 1\n  replica: 2\n")
 			},
 			check: CheckSchema, file: "apps/base/orthanc/deployment.yaml", lineText: "replica: 2",
 			field: ".spec.replica", message: "additional properties 'replica' not allowed", cluster: "onprem",
@@ -149,7 +124,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "wrong type",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "apps/base/orthanc/deployment.yaml", "containerPort: 8042", "containerPort: eighty")
+				repotest.Edit(t, dir, "apps/base/orthanc/deployment.yaml", "containerPort: 8042", "containerPort: eighty")
 			},
 			check: CheckSchema, file: "apps/base/orthanc/deployment.yaml", lineText: "containerPort: eighty",
 			field: ".spec.template.spec.containers[0].ports[0].containerPort", message: "got string, want integer", cluster: "aws",
@@ -157,7 +132,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "deprecated API version without a schema",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "infrastructure/controllers/cert-manager/release.yaml", "helm.toolkit.fluxcd.io/v2", "helm.toolkit.fluxcd.io/v2beta2")
+				repotest.Edit(t, dir, "infrastructure/controllers/cert-manager/release.yaml", "helm.toolkit.fluxcd.io/v2", "helm.toolkit.fluxcd.io/v2beta2")
 			},
 			check: CheckSchemaMissing, file: "infrastructure/controllers/cert-manager/release.yaml", lineText: "apiVersion: helm.toolkit.fluxcd.io/v2beta2",
 			message: "no schema for helm.toolkit.fluxcd.io/v2beta2 HelmRelease", cluster: "gcp",
@@ -165,7 +140,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "undefined postBuild variable",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "apps/components/traefik/ingressroutes.yaml", "${CLUSTER_DOMAIN}", "${CLUSTER_DOMAIM}")
+				repotest.Edit(t, dir, "apps/components/traefik/ingressroutes.yaml", "${CLUSTER_DOMAIN}", "${CLUSTER_DOMAIM}")
 			},
 			check: CheckUnresolvedVar, file: "apps/components/traefik/ingressroutes.yaml", lineText: "${CLUSTER_DOMAIM}",
 			message: "variable ${CLUSTER_DOMAIM} is not defined", cluster: "azure",
@@ -173,7 +148,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "missing substituteFrom ConfigMap",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "clusters/onprem/apps.yaml", "name: cluster-settings", "name: cluster-setting")
+				repotest.Edit(t, dir, "clusters/onprem/apps.yaml", "name: cluster-settings", "name: cluster-setting")
 			},
 			check: CheckSubstituteFrom, file: "clusters/onprem/apps.yaml", lineText: "- kind: ConfigMap",
 			field: ".spec.postBuild.substituteFrom[0]", message: "ConfigMap flux-system/cluster-setting is not defined", cluster: "onprem",
@@ -181,7 +156,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "Flux path that does not exist",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "clusters/aws/apps.yaml", "path: ./apps/overlays/aws", "path: ./apps/overlay/aws")
+				repotest.Edit(t, dir, "clusters/aws/apps.yaml", "path: ./apps/overlays/aws", "path: ./apps/overlay/aws")
 			},
 			check: CheckFluxPath, file: "clusters/aws/apps.yaml", lineText: "path: ./apps/overlay/aws",
 			field: ".spec.path", message: `path "./apps/overlay/aws" does not exist`, cluster: "aws",
@@ -189,7 +164,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "Flux source that does not exist",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "clusters/aws/apps.yaml", "name: flux-system\n  path", "name: gitops\n  path")
+				repotest.Edit(t, dir, "clusters/aws/apps.yaml", "name: flux-system\n  path", "name: gitops\n  path")
 			},
 			check: CheckFluxSource, file: "clusters/aws/apps.yaml", lineText: "sourceRef:",
 			field: ".spec.sourceRef", message: "source GitRepository flux-system/gitops is not defined in cluster aws", cluster: "aws",
@@ -197,7 +172,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "dependsOn target that does not exist",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "clusters/gcp/apps.yaml", "- name: infra-configs", "- name: infra-config")
+				repotest.Edit(t, dir, "clusters/gcp/apps.yaml", "- name: infra-configs", "- name: infra-config")
 			},
 			check: CheckDependsOn, file: "clusters/gcp/apps.yaml", lineText: "- name: infra-config",
 			field: ".spec.dependsOn[0].name", message: "dependsOn: Kustomization flux-system/infra-config does not exist", cluster: "gcp",
@@ -205,7 +180,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "dependsOn cycle",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "clusters/gcp/infrastructure.yaml", "  interval: 1h\n  retryInterval: 2m\n  timeout: 15m", "  dependsOn:\n    - name: apps\n  interval: 1h\n  retryInterval: 2m\n  timeout: 15m")
+				repotest.Edit(t, dir, "clusters/gcp/infrastructure.yaml", "  interval: 1h\n  retryInterval: 2m\n  timeout: 15m", "  dependsOn:\n    - name: apps\n  interval: 1h\n  retryInterval: 2m\n  timeout: 15m")
 			},
 			check: CheckDependsOnCycle, file: "clusters/gcp/apps.yaml", lineText: "  dependsOn:",
 			field: ".spec.dependsOn", message: "dependsOn cycle: flux-system/apps -> flux-system/infra-configs -> flux-system/infra-controllers -> flux-system/apps", cluster: "gcp",
@@ -213,7 +188,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "HelmRelease chart source that does not exist",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "infrastructure/controllers/cert-manager/release.yaml", "name: jetstack", "name: jetstak")
+				repotest.Edit(t, dir, "infrastructure/controllers/cert-manager/release.yaml", "name: jetstack", "name: jetstak")
 			},
 			check: CheckHelmChartSource, file: "infrastructure/controllers/cert-manager/release.yaml", lineText: "name: jetstak",
 			field: ".spec.chart.spec.sourceRef.name", message: "chart source HelmRepository cert-manager/jetstak does not exist", cluster: "onprem",
@@ -221,7 +196,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "HelmRelease valuesFrom that does not exist",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "apps/base/postgresql/release.yaml", "  values:\n", "  valuesFrom:\n    - kind: ConfigMap\n      name: postgresql-values\n  values:\n")
+				repotest.Edit(t, dir, "apps/base/postgresql/release.yaml", "  values:\n", "  valuesFrom:\n    - kind: ConfigMap\n      name: postgresql-values\n  values:\n")
 			},
 			check: CheckHelmValuesFrom, file: "apps/base/postgresql/release.yaml", lineText: "name: postgresql-values",
 			field: ".spec.valuesFrom[0].name", message: "valuesFrom ConfigMap orthanc/postgresql-values does not exist", cluster: "azure",
@@ -229,7 +204,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "Certificate issuer that does not exist",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "apps/components/istio/certificate.yaml", "name: korthops-ca", "name: korthops-root")
+				repotest.Edit(t, dir, "apps/components/istio/certificate.yaml", "name: korthops-ca", "name: korthops-root")
 			},
 			check: CheckIssuerRef, file: "apps/components/istio/certificate.yaml", lineText: "name: korthops-root",
 			field: ".spec.issuerRef.name", message: `issuerRef: ClusterIssuer "korthops-root" does not exist`, cluster: "onprem",
@@ -237,7 +212,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "VirtualService gateway that does not exist",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "apps/components/istio/virtualservices.yaml", "- istio-ingress/orthanc", "- istio-system/orthanc")
+				repotest.Edit(t, dir, "apps/components/istio/virtualservices.yaml", "- istio-ingress/orthanc", "- istio-system/orthanc")
 			},
 			check: CheckIstioGateway, file: "apps/components/istio/virtualservices.yaml", lineText: "- istio-system/orthanc",
 			field: ".spec.gateways[0]", message: "gateway istio-system/orthanc does not exist", cluster: "aws",
@@ -245,7 +220,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "Gateway credential without a certificate",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "apps/components/istio/gateway.yaml", "credentialName: orthanc-tls", "credentialName: orthanc-cert")
+				repotest.Edit(t, dir, "apps/components/istio/gateway.yaml", "credentialName: orthanc-tls", "credentialName: orthanc-cert")
 			},
 			check: CheckIstioCredential, file: "apps/components/istio/gateway.yaml", lineText: "credentialName: orthanc-cert",
 			field: ".spec.servers[1].tls.credentialName", message: `credentialName "orthanc-cert" matches no Certificate`, cluster: "gcp",
@@ -253,7 +228,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "IngressRoute TLS secret without a certificate",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "apps/components/traefik/ingressroutes.yaml", "secretName: orthanc-tls", "secretName: orthanc-cert")
+				repotest.Edit(t, dir, "apps/components/traefik/ingressroutes.yaml", "secretName: orthanc-tls", "secretName: orthanc-cert")
 			},
 			check: CheckTraefikTLSSecret, file: "apps/components/traefik/ingressroutes.yaml", lineText: "secretName: orthanc-cert",
 			field: ".spec.tls.secretName", message: `secretName "orthanc-cert" matches no Certificate`, cluster: "azure",
@@ -261,7 +236,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "duplicate resource across Kustomizations",
 			breakRepo: func(t testing.TB, dir string) {
-				write(t, dir, "clusters/onprem/namespaces.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: orthanc\n")
+				repotest.Write(t, dir, "clusters/onprem/namespaces.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: orthanc\n")
 			},
 			check: CheckDuplicate, file: "apps/base/orthanc/namespace.yaml", lineText: "  name: orthanc",
 			field: ".metadata.name", message: "Namespace/orthanc is also defined in clusters/onprem/namespaces.yaml", cluster: "onprem",
@@ -269,7 +244,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "namespace never created",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "infrastructure/configs/istio/peer-authentication.yaml", "namespace: istio-system", "namespace: istio-sytem")
+				repotest.Edit(t, dir, "infrastructure/configs/istio/peer-authentication.yaml", "namespace: istio-system", "namespace: istio-sytem")
 			},
 			check: CheckNamespace, file: "infrastructure/configs/istio/peer-authentication.yaml", lineText: "namespace: istio-sytem",
 			field: ".metadata.namespace", message: `namespace "istio-sytem" is never created in cluster aws`, cluster: "aws",
@@ -277,7 +252,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "malformed YAML",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "apps/base/orthanc/service.yaml", "  selector:\n", "  selector:\n   - broken: [\n")
+				repotest.Edit(t, dir, "apps/base/orthanc/service.yaml", "  selector:\n", "  selector:\n   - broken: [\n")
 			},
 			check: CheckYAML, file: "apps/base/orthanc/service.yaml", lineText: "  selector:\n   - broken: [",
 			message: "yaml:",
@@ -285,7 +260,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "duplicate YAML key",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "apps/base/orthanc/service.yaml", "kind: Service\n", "kind: Service\nkind: Service\n")
+				repotest.Edit(t, dir, "apps/base/orthanc/service.yaml", "kind: Service\n", "kind: Service\nkind: Service\n")
 			},
 			check: CheckYAML, file: "apps/base/orthanc/service.yaml", lineText: "kind: Service\nmetadata",
 			message: `mapping key "kind" already defined`,
@@ -293,7 +268,7 @@ func TestChecksCatchBrokenContent(t *testing.T) {
 		{
 			name: "kustomize error",
 			breakRepo: func(t testing.TB, dir string) {
-				edit(t, dir, "apps/base/orthanc/kustomization.yaml", "  - service.yaml\n", "  - service.yaml\n  - missing.yaml\n")
+				repotest.Edit(t, dir, "apps/base/orthanc/kustomization.yaml", "  - service.yaml\n", "  - service.yaml\n  - missing.yaml\n")
 			},
 			check: CheckBuild, file: "apps/overlays/gcp/kustomization.yaml",
 			message: "missing.yaml", cluster: "gcp",

@@ -14,9 +14,6 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	gogit "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
-	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/korthops/korthops/internal/gitserver"
 	"github.com/korthops/korthops/internal/kube"
 	"github.com/korthops/korthops/validate"
@@ -197,45 +194,6 @@ func reconcileNow(t *testing.T, kc client.Client, obj client.Object) {
 	}
 }
 
-// gitPull brings the local clone up to the remote: bootstrap pushed from its own clone.
-func gitPull(t *testing.T, dir, user, token string) {
-	t.Helper()
-	g, err := gogit.PlainOpen(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, err := g.Worktree()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := wt.Pull(&gogit.PullOptions{Auth: &githttp.BasicAuth{Username: user, Password: token}}); err != nil && err != gogit.NoErrAlreadyUpToDate {
-		t.Fatal(err)
-	}
-}
-
-func gitCommitPush(t *testing.T, dir, msg, user, token string) string {
-	t.Helper()
-	g, err := gogit.PlainOpen(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, err := g.Worktree()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := wt.AddWithOptions(&gogit.AddOptions{All: true}); err != nil {
-		t.Fatal(err)
-	}
-	h, err := wt.Commit(msg, &gogit.CommitOptions{Author: &object.Signature{Name: "e2e", Email: "e2e@example.org", When: time.Now()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Push(&gogit.PushOptions{Auth: &githttp.BasicAuth{Username: user, Password: token}}); err != nil {
-		t.Fatal(err)
-	}
-	return h.String()
-}
-
 // The GitOps loop for real: korthops writes the content, real Flux controllers reconcile it into
 // a real API server with a simulated node, and keep the cluster equal to git.
 func TestGitOpsLoopWithRealFlux(t *testing.T) {
@@ -283,9 +241,9 @@ func gitOpsLoop(t *testing.T, ingress string) {
 	t.Logf("bootstrap with real Flux took %s", time.Since(start).Round(time.Millisecond))
 
 	// The test-only overlay goes in once bootstrap has written flux-system/.
-	gitPull(t, repo, "flux", "tok-e2e-5a1f")
+	git.Pull(t, repo)
 	write("clusters/e2e/kustomization.yaml", testOnlyOverlay)
-	revision := "main@sha1:" + gitCommitPush(t, repo, "test-only overlay", "flux", "tok-e2e-5a1f")
+	revision := "main@sha1:" + git.CommitPush(t, repo, "test-only overlay")
 	var fluxRepo sourcev1.GitRepository
 	fluxRepo.Namespace, fluxRepo.Name = "flux-system", "flux-system"
 	reconcileNow(t, kc, &fluxRepo)
@@ -391,7 +349,7 @@ func gitOpsLoop(t *testing.T, ingress string) {
 	})
 
 	// An update and a prune through git: more replicas for the cluster, the ServiceMonitor gone.
-	gitPull(t, repo, "flux", "tok-e2e-5a1f")
+	git.Pull(t, repo)
 	if code, _, errOut := korthops(t, "-C", repo, "cluster", "add", "e2e", "--provider", "onprem", "--ingress", ingress,
 		"--domain", "e2e.example.org", "--replicas", "3", "--force"); code != 0 {
 		t.Fatal(errOut)
@@ -401,7 +359,7 @@ func gitOpsLoop(t *testing.T, ingress string) {
 	if err := os.WriteFile(kfile, []byte(strings.Replace(string(data), "  - servicemonitor.yaml\n", "", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	newHead := gitCommitPush(t, repo, "3 replicas, no ServiceMonitor", "flux", "tok-e2e-5a1f")
+	newHead := git.CommitPush(t, repo, "3 replicas, no ServiceMonitor")
 	reconcileNow(t, kc, &sourcev1.GitRepository{ObjectMeta: repoObj.ObjectMeta})
 	eventually(t, 3*time.Minute, func() error {
 		ks, err := readyKS(kc, "apps")

@@ -12,12 +12,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	gogit "github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/korthops/korthops/internal/repotest"
 )
 
 // Server is a git server for one test.
@@ -107,7 +106,35 @@ func (s *Server) BeforeNextPush(fn func()) {
 func (s *Server) Publish(t testing.TB, dir, name string) string {
 	t.Helper()
 	url := s.Create(t, name)
-	g, err := gogit.PlainInitWithOptions(dir, &gogit.PlainInitOptions{InitOptions: gogit.InitOptions{DefaultBranch: "refs/heads/main"}})
+	repotest.CommitAll(t, dir, "korthops init")
+	g, err := gogit.PlainOpen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{url}}); err != nil {
+		t.Fatal(err)
+	}
+	s.push(t, g)
+	return url
+}
+
+// CommitPush commits every change of the clone at dir and pushes it to its origin on the server.
+// It returns the commit's hash.
+func (s *Server) CommitPush(t testing.TB, dir, msg string) string {
+	t.Helper()
+	h := repotest.CommitAll(t, dir, msg)
+	g, err := gogit.PlainOpen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.push(t, g)
+	return h
+}
+
+// Pull brings the clone at dir up to its origin on the server.
+func (s *Server) Pull(t testing.TB, dir string) {
+	t.Helper()
+	g, err := gogit.PlainOpen(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,18 +142,18 @@ func (s *Server) Publish(t testing.TB, dir, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := wt.AddGlob("."); err != nil {
+	if err := wt.Pull(&gogit.PullOptions{Auth: s.auth()}); err != nil && err != gogit.NoErrAlreadyUpToDate {
 		t.Fatal(err)
 	}
-	sig := &object.Signature{Name: "korthops test", Email: "test@example.org", When: time.Now()}
-	if _, err := wt.Commit("korthops init", &gogit.CommitOptions{Author: sig}); err != nil {
+}
+
+func (s *Server) push(t testing.TB, g *gogit.Repository) {
+	t.Helper()
+	if err := g.Push(&gogit.PushOptions{Auth: s.auth()}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{url}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Push(&gogit.PushOptions{Auth: &githttp.BasicAuth{Username: s.user, Password: s.password}}); err != nil {
-		t.Fatal(err)
-	}
-	return url
+}
+
+func (s *Server) auth() *githttp.BasicAuth {
+	return &githttp.BasicAuth{Username: s.user, Password: s.password}
 }
