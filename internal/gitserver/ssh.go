@@ -12,9 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/korthops/korthops/internal/loopback"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -78,26 +78,7 @@ func (s *Server) ServeSSH(t testing.TB) *SSHServer {
 	if err := os.WriteFile(srv.KnownHostsFile, []byte(line), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				srv.serve(conn, cfg)
-			}()
-		}
-	}()
+	loopback.Serve(t, ln, func(conn net.Conn) { srv.serve(conn, cfg) })
 	return srv
 }
 

@@ -11,9 +11,10 @@ import (
 	"io"
 	"math/big"
 	"net"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/korthops/korthops/internal/loopback"
 )
 
 // Chain is the cert-manager chain of the content: a self-signed root CA, an intermediate CA
@@ -72,35 +73,18 @@ func ServeTLS(t testing.TB, cert tls.Certificate, target string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer in.Close()
-				out, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer out.Close()
-				done := make(chan struct{}, 2)
-				go func() { io.Copy(out, in); out.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
-				go func() { io.Copy(in, out); done <- struct{}{} }()
-				<-done
-				<-done
-			}()
+	loopback.Serve(t, ln, func(in net.Conn) {
+		defer in.Close()
+		out, err := net.Dial("tcp", target)
+		if err != nil {
+			return
 		}
-	}()
+		defer out.Close()
+		done := make(chan struct{}, 2)
+		go func() { io.Copy(out, in); out.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
+		go func() { io.Copy(in, out); done <- struct{}{} }()
+		<-done
+		<-done
+	})
 	return ln.Addr().String()
 }
