@@ -13,16 +13,16 @@ import (
 	"github.com/korthops/korthops/layout"
 )
 
-// benchRepository writes a korthops repository with n clusters: init + n × cluster add, cycling
-// through providers and ingresses like a real fleet. With distinct, every cluster has its own
-// storage class and replica count, so no two clusters share an overlay: the worst case for the
-// build cache.
-func benchRepository(b *testing.B, n int, distinct bool) string {
-	b.Helper()
-	dir := filepath.Join(b.TempDir(), "repo")
+// generatedFleet writes a korthops repository with n clusters: init + n × cluster add, cycling
+// through providers and ingresses like a real fleet, so overlays repeat. With distinct, every
+// cluster has its own storage class and replica count, so no two clusters share an overlay: the
+// worst case for the build cache.
+func generatedFleet(tb testing.TB, n int, distinct bool) string {
+	tb.Helper()
+	dir := filepath.Join(tb.TempDir(), "repo")
 	repo, _, err := layout.Init(dir)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	providers, ingresses := layout.Providers(), layout.Ingresses()
 	for i := range n {
@@ -36,7 +36,7 @@ func benchRepository(b *testing.B, n int, distinct bool) string {
 			s.StorageClass, s.Replicas = fmt.Sprintf("storage-%03d", i), 1+i%5
 		}
 		if _, err := repo.AddCluster(s, layout.AddOptions{}); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 	return dir
@@ -55,7 +55,7 @@ func BenchmarkValidate(b *testing.B) {
 		n        int
 		distinct bool
 	}{{"10", 10, false}, {"50", 50, false}, {"100", 100, false}, {"100-distinct", 100, true}} {
-		dir := benchRepository(b, fleet.n, fleet.distinct)
+		dir := generatedFleet(b, fleet.n, fleet.distinct)
 		b.Run(fmt.Sprintf("clusters=%s/korthops", fleet.name), func(b *testing.B) {
 			v := newValidator(b, Opts{})
 			resetPeakRSS()

@@ -9,32 +9,7 @@ import (
 	"testing"
 
 	"github.com/korthops/korthops/internal/repotest"
-	"github.com/korthops/korthops/layout"
 )
-
-// sites writes a korthops repository of n clusters cycling through providers and ingresses, so
-// that overlays repeat, as in a real fleet.
-func sites(t testing.TB, n int) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "sites")
-	repo, _, err := layout.Init(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	providers, ingresses := layout.Providers(), layout.Ingresses()
-	for i := range n {
-		s := layout.Settings{
-			Name:     fmt.Sprintf("site-%02d", i),
-			Provider: providers[i%len(providers)],
-			Ingress:  ingresses[(i/len(providers))%len(ingresses)],
-			Domain:   fmt.Sprintf("site-%02d.pacs.example.org", i),
-		}
-		if _, err := repo.AddCluster(s, layout.AddOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 // outcome is everything a run produced: the report and every object with its place.
 func outcome(t *testing.T, v *Validator, dir string) (*Report, []string, int) {
@@ -76,11 +51,11 @@ func TestBuildCacheChangesNoResult(t *testing.T) {
 			return dir
 		}, findings: []string{"prod|clusters/prod/generator.yaml|" + CheckExternalSource, "prod|clusters/prod/teams.yaml|" + CheckExternalSource}},
 		{name: "fleet with one broken overlay", minHits: 10, repo: func(t *testing.T) string {
-			dir := sites(t, 12)
-			// site-05 and site-01 share provider and ingress: only site-05 is broken.
-			repotest.Edit(t, dir, "apps/overlays/site-05/kustomization.yaml", "value: 2", "value: \"two\"")
+			dir := generatedFleet(t, 12, false)
+			// site-005 and site-001 share provider and ingress: only site-005 is broken.
+			repotest.Edit(t, dir, "apps/overlays/site-005/kustomization.yaml", "value: 2", "value: \"two\"")
 			return dir
-		}, findings: []string{"site-05|apps/base/orthanc/deployment.yaml|" + CheckSchema}},
+		}, findings: []string{"site-005|apps/base/orthanc/deployment.yaml|" + CheckSchema}},
 		{name: "same kustomization over different files", repo: func(t *testing.T) string {
 			dir := copyContent(t)
 			for _, site := range []string{"a", "b"} {

@@ -798,45 +798,38 @@ func newReadOnceFS(fs kustfs.FileSystem) *readOnceFS {
 }
 
 func (f *readOnceFS) ReadFile(p string) ([]byte, error) {
-	f.mu.Lock()
-	res, ok := f.files[p]
-	f.mu.Unlock()
-	if !ok {
-		res.data, res.err = f.FileSystem.ReadFile(p)
-		if res.err == nil {
-			if err := safeForKustomize(res.data); err != nil {
-				res = readResult{err: fmt.Errorf("%s: %w", p, err)}
+	res := once(&f.mu, f.files, p, func() readResult {
+		data, err := f.FileSystem.ReadFile(p)
+		if err == nil {
+			err = safeForKustomize(data)
+			if err != nil {
+				return readResult{err: fmt.Errorf("%s: %w", p, err)}
 			}
 		}
-		f.mu.Lock()
-		f.files[p] = res
-		f.mu.Unlock()
-	}
+		return readResult{data, err}
+	})
 	return res.data, res.err
 }
 
 func (f *readOnceFS) Exists(p string) bool {
-	f.mu.Lock()
-	v, ok := f.exists[p]
-	f.mu.Unlock()
-	if !ok {
-		v = f.FileSystem.Exists(p)
-		f.mu.Lock()
-		f.exists[p] = v
-		f.mu.Unlock()
-	}
-	return v
+	return once(&f.mu, f.exists, p, func() bool { return f.FileSystem.Exists(p) })
 }
 
 func (f *readOnceFS) IsDir(p string) bool {
-	f.mu.Lock()
-	v, ok := f.dirs[p]
-	f.mu.Unlock()
+	return once(&f.mu, f.dirs, p, func() bool { return f.FileSystem.IsDir(p) })
+}
+
+// once returns m[key], computing it with get the first time. Two goroutines may both compute a
+// missing value; they find the same.
+func once[V any](mu *sync.Mutex, m map[string]V, key string, get func() V) V {
+	mu.Lock()
+	v, ok := m[key]
+	mu.Unlock()
 	if !ok {
-		v = f.FileSystem.IsDir(p)
-		f.mu.Lock()
-		f.dirs[p] = v
-		f.mu.Unlock()
+		v = get()
+		mu.Lock()
+		m[key] = v
+		mu.Unlock()
 	}
 	return v
 }
