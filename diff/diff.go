@@ -88,10 +88,7 @@ func Run(ctx context.Context, dir string, o Opts) (*Result, error) {
 	}
 
 	// The base side: the clusters the change affects, and those it removed.
-	headNames, err := validate.Clusters(repo.Root())
-	if err != nil {
-		return nil, err
-	}
+	headNames := head.EntryPoints
 	baseNames, err := validate.Clusters(baseDir)
 	if err != nil {
 		return nil, err

@@ -17,10 +17,19 @@ type Object struct {
 	Name       string
 	// File is the source file, relative to the repository root.
 	File string
-	// YAML is the manifest as Flux would apply it (after postBuild substitution).
-	YAML []byte
-	// Map is the same manifest, decoded.
+	// Map is the manifest as Flux would apply it (after postBuild substitution), decoded.
 	Map map[string]any
+	// json is the same manifest as kustomize-controller sends it to the API server.
+	json []byte
+}
+
+// YAML is the manifest as Flux would apply it, as YAML. Rendering converts only what is printed.
+func (o Object) YAML() ([]byte, error) {
+	data, err := yaml.JSONToYAML(o.json)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s/%s/%s: %w", o.File, o.Kind, o.Namespace, o.Name, err)
+	}
+	return data, nil
 }
 
 // RenderedKustomization is what one Flux Kustomization applies.
@@ -34,6 +43,9 @@ type RenderReport struct {
 	Clusters []Rendered
 	// Skipped are the clusters Opts.ChangedSince left out.
 	Skipped []Skipped
+	// EntryPoints are all the cluster entry points of the repository, rendered or not, as
+	// Clusters lists them.
+	EntryPoints []string
 }
 
 // Rendered is one cluster as Flux would build it.
@@ -80,12 +92,8 @@ func (v *Validator) RenderReport(ctx context.Context, dir string) (*RenderReport
 		}
 		byVia := map[string][]Object{}
 		for _, o := range c.objects {
-			data, err := yaml.JSONToYAML(o.json)
-			if err != nil {
-				return nil, fmt.Errorf("%s %s: %w", o.file, o.id(), err)
-			}
 			byVia[o.via] = append(byVia[o.via], Object{APIVersion: o.apiVersion, Kind: o.kind, Namespace: o.namespace,
-				Name: o.name, File: o.file, YAML: data, Map: o.u})
+				Name: o.name, File: o.file, Map: o.u, json: o.json})
 		}
 		for _, ks := range dependencyOrder(c.kustomizations) {
 			key := ks.namespace + "/" + ks.name
@@ -96,7 +104,7 @@ func (v *Validator) RenderReport(ctx context.Context, dir string) (*RenderReport
 		}
 		out = append(out, rc)
 	}
-	return &RenderReport{Clusters: out, Skipped: run.skipped}, nil
+	return &RenderReport{Clusters: out, Skipped: run.skipped, EntryPoints: run.entryPoints}, nil
 }
 
 // dependencyOrder sorts Flux Kustomizations so that each comes after the ones it depends on,

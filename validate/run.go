@@ -105,6 +105,8 @@ type run struct {
 	badFiles []string
 	builds   int
 	roots    int
+	// entryPoints are all the cluster entry points of the repository, before any filter.
+	entryPoints []string
 	// worktree is the repository's working tree, which most builds read; tempDirs hold staged
 	// artifacts until close.
 	worktree *tree
@@ -177,6 +179,7 @@ func (r *run) buildAll() error {
 		r.add(Finding{Check: CheckYAML, Severity: SeverityError, File: fe.File, Line: fe.Line, Message: fe.Err.Error()})
 	}
 	entries := layout.EntryPoints(docs)
+	r.entryPoints = slices.Clone(entries)
 	if wanted := r.wantedClusters(); len(wanted) > 0 {
 		var match []string
 		for _, want := range wanted {

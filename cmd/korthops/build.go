@@ -49,11 +49,14 @@ func newBuildCmd(c *cli) *cobra.Command {
 					}
 					found = true
 					for _, o := range ks.Objects {
-						data := o.YAML
+						var data []byte
 						if o.Kind == "Secret" && o.APIVersion == "v1" && !showSecrets {
-							if data, err = yaml.Marshal(validate.RedactSecret(o.Map)); err != nil {
-								return err
-							}
+							data, err = yaml.Marshal(validate.RedactSecret(o.Map))
+						} else {
+							data, err = o.YAML()
+						}
+						if err != nil {
+							return err
 						}
 						fmt.Fprintf(c.stdout, "---\n# cluster %s, Kustomization %s/%s (%s), from %s\n%s", rc.Cluster, ks.Namespace, ks.Name, ks.Path, o.File, data)
 					}
