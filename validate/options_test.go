@@ -378,6 +378,22 @@ func TestArtifactGenerator(t *testing.T) {
 			if len(got) != len(tt.want) {
 				t.Errorf("%d findings, want %d:\n%s", len(got), len(tt.want), strings.Join(got, "\n"))
 			}
+			// Findings on the generator point at the copy operation, those on staged files at the
+			// line in the repository file.
+			for _, f := range rep.Findings {
+				var text string
+				switch {
+				case f.Check == CheckArtifactCopy:
+					text = "- from: \"@fleet/teams/backnd\""
+				case f.Check == CheckSchema && f.File == "teams/frontend/deployment.yaml":
+					text = "replica: 2"
+				default:
+					continue
+				}
+				if want := lineOf(t, dir, f.File, text); f.Line != want {
+					t.Errorf("%s: line %d, want %d", f.Message, f.Line, want)
+				}
+			}
 			if tt.change == nil && rep.Resources < 8 {
 				t.Errorf("only %d resources built", rep.Resources)
 			}
