@@ -102,7 +102,7 @@ func (r *run) artifactSource(c *cluster, ks *object, ns, name string) (t *tree, 
 				c.artifacts[key] = t
 			}
 			if t == nil {
-				f := ks.finding(CheckExternalSource, []string{"spec", "sourceRef"}, fmt.Sprintf("ExternalArtifact %s/%s not validated: see ArtifactGenerator %s", ns, name, gen.id()))
+				f := ks.finding(CheckExternalSource, []string{"spec", "sourceRef"}, fmt.Sprintf("ExternalArtifact %s/%s not validated: see ArtifactGenerator %s/%s", ns, name, gen.namespace, gen.name))
 				f.Severity = SeverityWarning
 				r.add(f)
 			}
