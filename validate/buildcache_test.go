@@ -18,6 +18,7 @@ func outcome(t *testing.T, v *Validator, dir string) (*Report, []string, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(r.close)
 	var objects []string
 	for _, o := range r.objects {
 		objects = append(objects, fmt.Sprintf("%s|%s|%s|%s|%v\n%s", o.cluster, o.via, o.file, o.id(), o.ignore, o.json))
