@@ -173,7 +173,12 @@ func (r *run) stageArtifact(c *cluster, gen *object, index int, spec map[string]
 			r.add(gen.finding(CheckArtifactCopy, append(opField, "from"), fmt.Sprintf("source alias %q is not declared in spec.sources", alias)))
 			return nil
 		}
-		if err := stageCopy(r.repo.Root(), dir, from, to, exclude, optional, t.from); err != nil {
+		visible, err := r.visibleFiles()
+		if err != nil {
+			r.add(gen.finding(CheckBuild, field, err.Error()))
+			return nil
+		}
+		if err := stageCopy(r.repo.Root(), dir, from, to, exclude, optional, visible, t.from); err != nil {
 			r.add(gen.finding(CheckArtifactCopy, opField, fmt.Sprintf("copy %s to %s: %v", from, to, err)))
 			return nil
 		}
@@ -198,10 +203,27 @@ func (r *run) isLocalSource(c *cluster, kind, ns, name string) bool {
 	return false
 }
 
+// visibleFiles are the repository files in the GitRepository artifact source-controller makes:
+// .sourceignore and Flux's default exclusions applied.
+func (r *run) visibleFiles() (map[string]bool, error) {
+	r.visibleOnce.Do(func() {
+		files, err := r.repo.Files()
+		if err != nil {
+			r.visibleErr = err
+			return
+		}
+		r.visible = make(map[string]bool, len(files))
+		for _, f := range files {
+			r.visible[f] = true
+		}
+	})
+	return r.visible, r.visibleErr
+}
+
 // stageCopy applies one copy operation: from "@alias/pattern" (a file, a folder, or a glob) in
 // the repository to "@artifact/dest" in the staging folder, with cp-like semantics, recording in
-// from the repository path of everything it writes.
-func stageCopy(repoRoot, staging, src, dst string, exclude []string, optional bool, from map[string]string) error {
+// from the repository path of everything it writes. Only visible files exist for it.
+func stageCopy(repoRoot, staging, src, dst string, exclude []string, optional bool, visible map[string]bool, from map[string]string) error {
 	_, pattern, ok := strings.Cut(strings.TrimPrefix(src, "@"), "/")
 	if !strings.HasPrefix(src, "@") || !ok {
 		return errors.New("source must be '@alias/pattern'")
@@ -231,11 +253,14 @@ func stageCopy(repoRoot, staging, src, dst string, exclude []string, optional bo
 		return err
 	}
 	defer out.Close()
-	c := copier{repo: repo, out: out, from: from, exclude: exclude}
+	c := copier{repo: repo, out: out, from: from, exclude: exclude, visible: visible}
 
 	if !strings.ContainsAny(pattern, "*?[]") {
 		p := path.Clean(pattern)
 		info, err := repo.Stat(p)
+		if err == nil && !info.IsDir() && !visible[p] {
+			err = fs.ErrNotExist
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			if optional {
 				return nil
@@ -267,9 +292,13 @@ func stageCopy(repoRoot, staging, src, dst string, exclude []string, optional bo
 	base := selectionRoot(pattern)
 	var kept []string
 	for _, m := range matches {
-		if m != "." && m != ".." && !c.excluded(m, base) {
-			kept = append(kept, m)
+		if m == "." || m == ".." || c.excluded(m, base) {
+			continue
 		}
+		if info, err := repo.Stat(m); err == nil && !info.IsDir() && !visible[m] {
+			continue
+		}
+		kept = append(kept, m)
 	}
 	if len(kept) == 0 {
 		if optional {
@@ -296,6 +325,7 @@ type copier struct {
 	repo, out *os.Root
 	from      map[string]string
 	exclude   []string
+	visible   map[string]bool
 }
 
 // copy copies a repository file or folder (recursively, minus excluded paths) to target.
@@ -319,7 +349,7 @@ func (c copier) copy(src, target, excludeBase string) error {
 			c.record(dst, p)
 			return c.out.MkdirAll(dst, 0o755)
 		}
-		if !d.Type().IsRegular() {
+		if !d.Type().IsRegular() || !c.visible[p] {
 			return nil
 		}
 		data, err := c.repo.ReadFile(p)

@@ -340,6 +340,15 @@ func TestArtifactGenerator(t *testing.T) {
 		}, want: []string{
 			CheckBuild + "|clusters/prod/teams.yaml|flux-system/flux-system|lstat @artifact/../shared/extra.yaml: no such file",
 		}},
+		{name: "every manifest of a generated kustomization", change: func(t *testing.T, dir string) {
+			repotest.Write(t, dir, "teams/backend/scratch.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: scratch\ndta: {}\n")
+		}, want: []string{
+			CheckSchema + "|teams/backend/scratch.yaml|flux-system/backend|additional properties 'dta' not allowed",
+		}},
+		{name: "files .sourceignore leaves out are not in the artifact", change: func(t *testing.T, dir string) {
+			repotest.Write(t, dir, "teams/backend/scratch.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: scratch\ndta: {}\n")
+			repotest.Write(t, dir, ".sourceignore", "teams/backend/scratch.yaml\n")
+		}},
 		{name: "copy from a missing folder", change: func(t *testing.T, dir string) {
 			repotest.Edit(t, dir, "clusters/prod/generator.yaml", "@fleet/teams/backend\"", "@fleet/teams/backnd\"")
 		}, want: []string{

@@ -105,6 +105,10 @@ type run struct {
 	badFiles []string
 	builds   int
 	roots    int
+	// visible are the files Flux sees, for staging artifacts; computed once, when needed.
+	visibleOnce sync.Once
+	visible     map[string]bool
+	visibleErr  error
 	// entryPoints are all the cluster entry points of the repository, before any filter.
 	entryPoints []string
 	// worktree is the repository's working tree, which most builds read; tempDirs hold staged
