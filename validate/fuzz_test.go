@@ -19,6 +19,7 @@ func FuzzValidateYAML(f *testing.F) {
 		"---\n- 1\n---\n\"\n",
 		"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  replicas: x\n",
 		"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../../etc]\n",
+		"apiVersion: source.extensions.fluxcd.io/v1beta1\nkind: ArtifactGenerator\nmetadata:\n  name: g\n  namespace: flux-system\nspec:\n  sources:\n  - alias: r\n    kind: GitRepository\n    name: flux-system\n  artifacts:\n  - name: a\n    copy:\n    - from: \"@r/clusters/**\"\n      to: \"@artifact/x/\"\n      exclude: [\"*.md\"]\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: a\n  namespace: flux-system\nspec:\n  path: ./x/fuzz\n  sourceRef:\n    kind: ExternalArtifact\n    name: a\n",
 	} {
 		f.Add([]byte(seed))
 	}
