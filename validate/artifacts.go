@@ -79,6 +79,27 @@ func (t *tree) repoPath(repo *layout.Repo, abs string) string {
 	return t.name + ":" + rel
 }
 
+// badFileUnder returns the first of the repository files bad that the tree holds under its folder
+// rel, or "".
+func (t *tree) badFileUnder(rel string, bad []string) string {
+	under := func(p string) bool { return rel == "." || strings.HasPrefix(p, rel+"/") }
+	var found []string
+	for _, b := range bad {
+		if t.from == nil && under(b) {
+			found = append(found, b)
+		}
+	}
+	for staged, src := range t.from {
+		if under(staged) && slices.Contains(bad, src) {
+			found = append(found, src)
+		}
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	return slices.Min(found)
+}
+
 // artifactSource resolves an ExternalArtifact made by an ArtifactGenerator of the cluster. It
 // returns found=false when no generator of the cluster makes it; otherwise the staged tree, or nil
 // with the reason already reported.

@@ -349,6 +349,12 @@ func TestArtifactGenerator(t *testing.T) {
 			repotest.Write(t, dir, "teams/backend/scratch.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: scratch\ndta: {}\n")
 			repotest.Write(t, dir, ".sourceignore", "teams/backend/scratch.yaml\n")
 		}},
+		{name: "a file kustomize cannot survive, copied into an artifact", change: func(t *testing.T, dir string) {
+			repotest.Write(t, dir, "teams/backend/alias.yaml", "a: &a [*a]\n")
+		}, want: []string{
+			CheckYAML + "|teams/backend/alias.yaml||",
+			CheckBuild + "|clusters/prod/teams.yaml|flux-system/flux-system|./backend not built: teams/backend/alias.yaml is not valid YAML",
+		}},
 		{name: "copy from a missing folder", change: func(t *testing.T, dir string) {
 			repotest.Edit(t, dir, "clusters/prod/generator.yaml", "@fleet/teams/backend\"", "@fleet/teams/backnd\"")
 		}, want: []string{
@@ -407,5 +413,78 @@ func TestArtifactGenerator(t *testing.T) {
 				t.Errorf("only %d resources built", rep.Resources)
 			}
 		})
+	}
+}
+
+// kustomize's in-memory file system refuses folder names with spaces or commas; korthops builds a
+// repository wherever it is checked out.
+func TestRepositoryPathWithSpacesAndCommas(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "Team Repos, 2026", "fleet")
+	copyTree(t, filepath.Join("testdata", "monorepo"), dir)
+	rep := validateDir(t, dir, Opts{})
+	if !rep.Valid() || rep.Resources == 0 || len(rep.Clusters) != 2 {
+		t.Errorf("%d clusters, %d resources, findings %+v", len(rep.Clusters), rep.Resources, rep.Findings)
+	}
+}
+
+// A kustomization with its own OpenAPI schema (kustomize's openapi.path) gets strategic merges by
+// key for its custom resources, as with kustomize-controller.
+func TestKustomizationOpenAPIPath(t *testing.T) {
+	dir := t.TempDir()
+	repotest.Write(t, dir, "clusters/dev/widgets.yaml", `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: widgets
+  namespace: flux-system
+spec:
+  interval: 10m
+  path: ./widgets
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+`)
+	repotest.Write(t, dir, "widgets/kustomization.yaml", `resources:
+  - widget.yaml
+openapi:
+  path: openapi.json
+patches:
+  - patch: |-
+      apiVersion: example.io/v1
+      kind: Widget
+      metadata:
+        name: w
+      spec:
+        items:
+          - name: b
+            value: "2"
+`)
+	repotest.Write(t, dir, "widgets/widget.yaml", "apiVersion: example.io/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  items:\n    - name: a\n      value: \"1\"\n")
+	repotest.Write(t, dir, "widgets/openapi.json", `{"definitions": {"io.example.v1.Widget": {
+  "properties": {"spec": {"properties": {"items": {"type": "array",
+    "items": {"type": "object", "properties": {"name": {"type": "string"}, "value": {"type": "string"}}},
+    "x-kubernetes-patch-merge-key": "name", "x-kubernetes-patch-strategy": "merge"}}}},
+  "x-kubernetes-group-version-kind": [{"group": "example.io", "kind": "Widget", "version": "v1"}]}}}
+`)
+	rendered, err := newValidator(t, Opts{}).Render(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []any
+	for _, rc := range rendered {
+		for _, ks := range rc.Kustomizations {
+			for _, o := range ks.Objects {
+				if o.Kind == "Widget" {
+					spec, _ := o.Map["spec"].(map[string]any)
+					items, _ = spec["items"].([]any)
+				}
+			}
+			for _, f := range rc.Findings {
+				t.Errorf("finding %+v", f)
+			}
+		}
+	}
+	if len(items) != 2 {
+		t.Errorf("items %v: want a and b merged by name", items)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"sync"
 
 	fluxkustomize "github.com/fluxcd/pkg/kustomize"
-	fluxfs "github.com/fluxcd/pkg/kustomize/filesys"
 	"github.com/go-git/go-git/v5"
 	"github.com/korthops/korthops/layout"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -353,14 +352,12 @@ func (r *run) buildFlux(c *cluster, ks *object) []*object {
 		r.add(ks.finding(CheckFluxPath, []string{"spec", "path"}, fmt.Sprintf("path %q does not exist in %s", "./"+rel, t.name)))
 		return nil
 	}
-	if t == r.worktree && !layout.HasKustomization(dir) {
+	if !layout.HasKustomization(dir) {
 		// Flux's generator parses every manifest under the folder, and a recursive YAML alias
 		// crashes it: leave such folders to the file's own finding.
-		for _, bad := range r.badFiles {
-			if rel == "." || strings.HasPrefix(bad, rel+"/") {
-				r.add(ks.finding(CheckBuild, []string{"spec", "path"}, fmt.Sprintf("./%s not built: %s is not valid YAML", rel, bad)))
-				return nil
-			}
+		if bad := t.badFileUnder(rel, r.badFiles); bad != "" {
+			r.add(ks.finding(CheckBuild, []string{"spec", "path"}, fmt.Sprintf("./%s not built: %s is not valid YAML", rel, bad)))
+			return nil
 		}
 	}
 	u := unstructured.Unstructured{Object: runtime.DeepCopyJSON(ks.u)}
@@ -408,24 +405,9 @@ func (r *run) kustomize(t *tree, dir, kfile string, manifest []byte) ([]builtRes
 	if err != nil {
 		return nil, err
 	}
-	mem := fluxfs.MakeFsInMemory(&recordingFS{FileSystem: disk, read: func(p string) {
-		if slices.Contains(layout.KustomizationFileNames(), filepath.Base(p)) {
-			root := path.Dir(t.repoPath(r.repo, p))
-			r.mu.Lock()
-			r.reachedRoots[root] = true
-			r.mu.Unlock()
-		}
-	}})
-	if layout.IsFile(kfile) {
-		// kustomize reads the kustomization from memory: the root it builds is reached too.
-		root := path.Dir(t.repoPath(r.repo, kfile))
-		r.mu.Lock()
-		r.reachedRoots[root] = true
-		r.mu.Unlock()
-	}
-	if err := mem.WriteFile(kfile, manifest); err != nil {
-		return nil, err
-	}
+	// The root is reached even though kustomize reads its kustomization from memory.
+	r.reach(t, kfile)
+	mem := newGeneratedFS(&recordingFS{FileSystem: disk, read: func(p string) { r.reach(t, p) }}, kfile, manifest)
 	if bytes.Contains(manifest, []byte("openapi:")) {
 		// A custom openapi schema changes kyaml's global state: Flux's Build resets it around
 		// every build, which costs ~60 ms, so korthops pays it only where it matters, alone, and
@@ -460,6 +442,18 @@ func (r *run) kustomize(t *tree, dir, kfile string, manifest []byte) ([]builtRes
 	}
 	r.cache.store(key, trace, built)
 	return built, nil
+}
+
+// reach records that a build read a file: a kustomization file makes its folder a reached root,
+// which is not built again on its own.
+func (r *run) reach(t *tree, file string) {
+	if !slices.Contains(layout.KustomizationFileNames(), filepath.Base(file)) {
+		return
+	}
+	root := path.Dir(t.repoPath(r.repo, file))
+	r.mu.Lock()
+	r.reachedRoots[root] = true
+	r.mu.Unlock()
 }
 
 // buildKustomization runs kustomize with the options kustomize-controller uses (no load
@@ -859,4 +853,73 @@ func safeForKustomize(data []byte) error {
 		}
 	}
 	return nil
+}
+
+// generatedFS adds the generated kustomization to a tree read from disk, in memory, so the working
+// tree is never written. Unlike kustomize's own in-memory file system it accepts any folder name
+// (kustomize's refuses spaces and commas, which users' paths have).
+type generatedFS struct {
+	kustfs.FileSystem
+	kfile string
+	data  []byte
+	// onDisk tells whether the tree itself has the kustomization file that data replaces.
+	onDisk bool
+}
+
+func newGeneratedFS(disk kustfs.FileSystem, kfile string, data []byte) *generatedFS {
+	return &generatedFS{FileSystem: disk, kfile: kfile, data: data, onDisk: disk.Exists(kfile)}
+}
+
+func (f *generatedFS) ReadFile(p string) ([]byte, error) {
+	if p == f.kfile {
+		return f.data, nil
+	}
+	return f.FileSystem.ReadFile(p)
+}
+
+func (f *generatedFS) Exists(p string) bool { return p == f.kfile || f.FileSystem.Exists(p) }
+
+func (f *generatedFS) IsDir(p string) bool { return p != f.kfile && f.FileSystem.IsDir(p) }
+
+func (f *generatedFS) Open(p string) (kustfs.File, error) {
+	if p == f.kfile {
+		return nil, fmt.Errorf("open %s: the generated kustomization can only be read whole", p)
+	}
+	return f.FileSystem.Open(p)
+}
+
+func (f *generatedFS) ReadDir(p string) ([]string, error) {
+	names, err := f.FileSystem.ReadDir(p)
+	if err == nil && !f.onDisk && p == filepath.Dir(f.kfile) {
+		names = append(names, filepath.Base(f.kfile))
+		slices.Sort(names)
+	}
+	return names, err
+}
+
+func (f *generatedFS) Glob(pattern string) ([]string, error) {
+	matches, err := f.FileSystem.Glob(pattern)
+	if ok, _ := filepath.Match(pattern, f.kfile); err == nil && ok && !f.onDisk {
+		matches = append(matches, f.kfile)
+		slices.Sort(matches)
+	}
+	return matches, err
+}
+
+func (f *generatedFS) Walk(p string, fn filepath.WalkFunc) error {
+	if !f.onDisk && strings.HasPrefix(f.kfile, p+string(filepath.Separator)) {
+		return fmt.Errorf("walk %s: not supported over a generated kustomization", p)
+	}
+	return f.FileSystem.Walk(p, fn)
+}
+
+// Writes would reach the working tree: kustomize makes none while building.
+func (f *generatedFS) Create(p string) (kustfs.File, error) { return nil, errReadOnly(p) }
+func (f *generatedFS) Mkdir(p string) error                 { return errReadOnly(p) }
+func (f *generatedFS) MkdirAll(p string) error              { return errReadOnly(p) }
+func (f *generatedFS) RemoveAll(p string) error             { return errReadOnly(p) }
+func (f *generatedFS) WriteFile(p string, _ []byte) error   { return errReadOnly(p) }
+
+func errReadOnly(p string) error {
+	return fmt.Errorf("%s: the repository is read-only while korthops builds", p)
 }
