@@ -361,6 +361,12 @@ func TestArtifactGenerator(t *testing.T) {
 			CheckArtifactCopy + "|clusters/prod/generator.yaml|flux-system/flux-system|teams/backnd does not exist in the repository",
 			CheckExternalSource + "|clusters/prod/teams.yaml|flux-system/flux-system|ExternalArtifact flux-system/backend not validated",
 		}},
+		{name: "copy from an undeclared source", change: func(t *testing.T, dir string) {
+			repotest.Edit(t, dir, "clusters/prod/generator.yaml", "@fleet/teams/backend\"", "@flet/teams/backend\"")
+		}, want: []string{
+			CheckArtifactCopy + "|clusters/prod/generator.yaml|flux-system/flux-system|source alias \"flet\" is not declared in spec.sources",
+			CheckExternalSource + "|clusters/prod/teams.yaml|flux-system/flux-system|ExternalArtifact flux-system/backend not validated",
+		}},
 		{name: "merge strategy", change: func(t *testing.T, dir string) {
 			repotest.Edit(t, dir, "clusters/prod/generator.yaml", "to: \"@artifact/backend/settings.yaml\"", "to: \"@artifact/backend/settings.yaml\"\n          strategy: Merge")
 		}, want: []string{
@@ -399,7 +405,7 @@ func TestArtifactGenerator(t *testing.T) {
 				var text string
 				switch {
 				case f.Check == CheckArtifactCopy:
-					text = "- from: \"@fleet/teams/backnd\""
+					text = "/teams/back" // the broken copy of the backend artifact
 				case f.Check == CheckSchema && f.File == "teams/frontend/deployment.yaml":
 					text = "replica: 2"
 				default:
