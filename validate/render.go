@@ -69,11 +69,7 @@ func (v *Validator) Render(ctx context.Context, dir string) ([]Rendered, error) 
 
 // RenderReport is Render that also says which clusters Opts.ChangedSince skipped.
 func (v *Validator) RenderReport(ctx context.Context, dir string) (*RenderReport, error) {
-	repo, err := layout.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	run, err := newRun(ctx, v, repo)
+	run, err := newRun(ctx, v, dir)
 	if err != nil {
 		return nil, err
 	}

@@ -124,7 +124,12 @@ func (r *run) close() {
 	r.tempDirs = nil
 }
 
-func newRun(ctx context.Context, v *Validator, repo *layout.Repo) (*run, error) {
+// newRun opens the repository in dir for one run.
+func newRun(ctx context.Context, v *Validator, dir string) (*run, error) {
+	repo, err := layout.Open(dir)
+	if err != nil {
+		return nil, err
+	}
 	r := &run{ctx: ctx, v: v, repo: repo, sources: newSourceIndex(repo), reachedRoots: map[string]bool{}}
 	r.worktree = &tree{root: repo.Root(), name: "the repository"}
 	if !v.noBuildCache {

@@ -104,11 +104,7 @@ func (v *Validator) Validate(ctx context.Context, dir string) (*Report, error) {
 }
 
 func (v *Validator) validate(ctx context.Context, dir string) (*run, error) {
-	repo, err := layout.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	run, err := newRun(ctx, v, repo)
+	run, err := newRun(ctx, v, dir)
 	if err != nil {
 		return nil, err
 	}
