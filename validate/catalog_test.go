@@ -58,7 +58,7 @@ func TestCatalogCoverage(t *testing.T) {
 	}
 	for _, gvk := range []string{
 		"kustomize.toolkit.fluxcd.io/v1 Kustomization", "source.toolkit.fluxcd.io/v1 GitRepository", "source.toolkit.fluxcd.io/v1 OCIRepository",
-		"source.toolkit.fluxcd.io/v1 ExternalArtifact", "helm.toolkit.fluxcd.io/v2 HelmRelease", "notification.toolkit.fluxcd.io/v1beta3 Alert",
+		"source.toolkit.fluxcd.io/v1 ExternalArtifact", "source.extensions.fluxcd.io/v1beta1 ArtifactGenerator", "helm.toolkit.fluxcd.io/v2 HelmRelease", "notification.toolkit.fluxcd.io/v1beta3 Alert",
 		"cert-manager.io/v1 Certificate", "cert-manager.io/v1 ClusterIssuer", "networking.istio.io/v1 Gateway", "networking.istio.io/v1 VirtualService",
 		"security.istio.io/v1 AuthorizationPolicy", "monitoring.coreos.com/v1 ServiceMonitor", "traefik.io/v1alpha1 IngressRouteTCP",
 		"gateway.networking.k8s.io/v1 HTTPRoute",
